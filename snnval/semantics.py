@@ -1,0 +1,152 @@
+"""Named semantic choices ("knobs") of a GLIF3 step, and profiles that bundle them.
+
+Each knob is one documented difference between the TensorFlow reference
+(Billeh et al. 2020 training code, class ``BillehColumn``) and NEST ``glif_psc``
+(``models/glif_psc.cpp``), as catalogued in GLIF3_SEMANTICS.md section 4.
+The TF reference adapter implements every value of every knob; other adapters
+declare which values they support.
+
+Step conventions shared by every adapter (integer time, see DESIGN.md):
+
+* step ``k`` covers ``(k*dt, (k+1)*dt]``; a recorded state at step ``k`` is
+  the state at the end of step ``k`` (NEST stamps it ``(k+1)*dt``);
+* a spike emitted in step ``s`` with a delay of ``d`` steps *arrives* in step
+  ``s + d``: it jumps the PSC rise variable at the end of that step;
+* a stimulus event (input source spike, background count, step-current change)
+  at step ``s`` is emitted in step ``s`` like a spike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from snnval.errors import SpecError
+
+#: TF flag ``max_delay`` of the training code (ms): longer delays are clipped.
+TF_MAX_DELAY_MS = 5.0
+
+#: NEST's default time base: 1000 tics per ms. Time rounding is done in integer tics.
+NEST_TICS_PER_MS = 1000
+
+KNOB_VALUES: dict[str, tuple] = {
+    # 1: TF subtracts (V_th - V_reset) one step after the spike; NEST sets V = V_reset in the spike step.
+    "reset": ("subtract_next_step", "hard_same_step"),
+    # 2: TF masks spikes for ceil(t_ref/dt) steps while V integrates (float countdown r);
+    #    NEST holds V and freezes the ASCs for ceil(t_ref/dt) whole steps, so the next spike
+    #    comes one step later than in TF.
+    "refractory": ("mask_spikes", "clamp"),
+    # 3: TF adds asc_amps one step after the spike, ASCs decay while refractory, V sees the
+    #    start-of-step ASC; NEST jumps ASC to asc_amps + r*ASC*exp(-k t_ref) in the spike step
+    #    and V sees the exact step mean (1 - exp(-k h)) / (k h) * ASC.
+    "asc": ("tf_late_jump", "nest_exact"),
+    # 4: TF: v += (1-exp(-h/tau))*tau/C * I_psc(t-1) (exponential Euler, V sees PSC one step late);
+    #    NEST: exact alpha-kernel propagators P31, P32.
+    "psc_to_v": ("euler_lag", "exact_alpha"),
+    # 6: TF clips delays to [dt, 5 ms] and rounds half to even (numpy); NEST rounds half up.
+    "delay_rounding": ("tf_clip_half_even", "nest_half_up"),
+    # 9: TF starts at V_reset, NEST at E_L.
+    "initial_v": ("v_reset", "e_l"),
+}
+
+#: 5 (latency): with ``psc_to_v='euler_lag'`` a spike emitted at step s with delay d first moves V
+#: at s+d+2, with ``exact_alpha`` at s+d+1. ``delay_offset_steps`` is the compensation a port
+#: applies (e.g. NEST delay = d_TF + 1 step); it is added to every recurrent and input delay.
+INT_KNOBS = ("delay_offset_steps",)
+
+
+@dataclass(frozen=True)
+class Semantics:
+    """One value per knob; ``name`` is the profile it came from (or a description)."""
+
+    reset: str
+    refractory: str
+    asc: str
+    psc_to_v: str
+    delay_rounding: str
+    initial_v: str
+    delay_offset_steps: int = 0
+    name: str = "custom"
+
+    def __post_init__(self):
+        for knob, allowed in KNOB_VALUES.items():
+            value = getattr(self, knob)
+            if value not in allowed:
+                raise SpecError(f"semantics '{self.name}'", knob, f"one of {allowed}, got {value!r}")
+        if not isinstance(self.delay_offset_steps, (int, np.integer)) or self.delay_offset_steps < 0:
+            raise SpecError(f"semantics '{self.name}'", "delay_offset_steps", "an integer >= 0")
+
+    def with_knobs(self, **changes) -> Semantics:
+        """A copy with some knobs changed, named after the profile and the change."""
+        label = ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
+        return replace(self, **changes, name=f"{self.name}+{label}" if label else self.name)
+
+    def knobs(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "name"}
+
+    def differing_knobs(self, other: Semantics) -> dict[str, tuple]:
+        """Knobs whose values differ: {knob: (self value, other value)}."""
+        return {f.name: (getattr(self, f.name), getattr(other, f.name))
+                for f in fields(self) if f.name != "name" and getattr(self, f.name) != getattr(other, f.name)}
+
+
+PROFILES: dict[str, Semantics] = {
+    "tf-billeh": Semantics(
+        reset="subtract_next_step",
+        refractory="mask_spikes",
+        asc="tf_late_jump",
+        psc_to_v="euler_lag",
+        delay_rounding="tf_clip_half_even",
+        initial_v="v_reset",
+        name="tf-billeh",
+    ),
+    "nest-glif-psc": Semantics(
+        reset="hard_same_step",
+        refractory="clamp",
+        asc="nest_exact",
+        psc_to_v="exact_alpha",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        name="nest-glif-psc",
+    ),
+}
+
+
+def profile(name_or_semantics: str | Semantics) -> Semantics:
+    if isinstance(name_or_semantics, Semantics):
+        return name_or_semantics
+    try:
+        return PROFILES[name_or_semantics]
+    except KeyError:
+        raise SpecError("--profile", "profile", f"one of {sorted(PROFILES)}, got {name_or_semantics!r}") from None
+
+
+def _tics(ms: np.ndarray | float) -> np.ndarray:
+    return np.rint(np.asarray(ms, dtype=float) * NEST_TICS_PER_MS).astype(np.int64)
+
+
+def delay_steps(delay_ms: np.ndarray, dt_ms: float, semantics: Semantics) -> np.ndarray:
+    """Synaptic delays in whole steps (>= 1), by the profile's rounding rule plus its offset.
+
+    ``nest_half_up``: NEST rounds ``delay / h`` half up, in integer tics.
+    ``tf_clip_half_even``: the TF training code clips to [dt, 5 ms] and applies
+    ``np.round`` (half to even) to ``delay / dt``.
+    """
+    delay_ms = np.asarray(delay_ms, dtype=float)
+    if semantics.delay_rounding == "nest_half_up":
+        step_tics = int(_tics(dt_ms))
+        steps = (2 * _tics(delay_ms) + step_tics) // (2 * step_tics)
+    else:
+        clipped = np.clip(delay_ms, dt_ms, TF_MAX_DELAY_MS)
+        steps = np.round(clipped / dt_ms).astype(np.int64)
+    if steps.size and steps.min() < 1:
+        bad = np.flatnonzero(steps < 1)[0]
+        raise SpecError("synapses", "delay_ms", f"delays >= dt = {dt_ms} ms (element {bad} is {delay_ms[bad]} ms)")
+    return steps + int(semantics.delay_offset_steps)
+
+
+def refractory_steps(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:
+    """NEST's RefractoryCounts: t_ref in whole steps, rounded up (computed in integer tics)."""
+    step_tics = int(_tics(dt_ms))
+    return -(-_tics(t_ref_ms) // step_tics)
