@@ -61,6 +61,12 @@ class GLIF3Cells:
     tau_syn_ms: np.ndarray  # (n_types, n_receptors)
     asc_r: np.ndarray | None = None  # (n_types, 2)
     names: tuple[str, ...] = ()
+    #: Neuron model per node type: "glif3" (the columns above apply) or a NEST model name such as
+    #: "iaf_psc_alpha" whose parameters (NEST units) are in ``native_params``; only adapters that
+    #: list the model in Capabilities.models run such node types. GLIF3 columns of other models are
+    #: placeholders (E_L, V_th, V_reset, C_m and tau_syn[0] should still be filled in for reference).
+    models: tuple[str, ...] = ()
+    native_params: tuple[dict, ...] = ()
 
     @property
     def n_types(self) -> int:
@@ -125,7 +131,7 @@ class GLIF3Cells:
     def validated(self, source: str = "cells") -> GLIF3Cells:
         arrays = {}
         for f in fields(self):
-            if f.name == "names":
+            if f.name in ("names", "models", "native_params"):
                 continue
             value = getattr(self, f.name)
             if value is None:
@@ -159,7 +165,11 @@ class GLIF3Cells:
         names = tuple(self.names) if self.names else tuple(str(i) for i in range(n))
         if len(names) != n:
             raise SpecError(source, "names", f"{n} names")
-        return GLIF3Cells(**arrays, names=names)
+        models = tuple(self.models) if self.models else ("glif3",) * n
+        native = tuple(self.native_params) if self.native_params else ({},) * n
+        if len(models) != n or len(native) != n:
+            raise SpecError(source, "models/native_params", f"{n} entries (one per node type)")
+        return GLIF3Cells(**arrays, names=names, models=models, native_params=native)
 
 
 @dataclass(frozen=True)
@@ -278,7 +288,10 @@ class NetworkSpec:
         h = hashlib.sha256()
         h.update(json.dumps([self.name, list(self.cells.names), list(self.source_names),
                              list(self.receptor_names), self.n_sources]).encode())
-        arrays = [getattr(self.cells, f.name) for f in fields(self.cells) if f.name != "names"]
+        h.update(json.dumps([list(self.cells.models), list(self.cells.native_params)], sort_keys=True,
+                            default=str).encode())
+        arrays = [getattr(self.cells, f.name) for f in fields(self.cells)
+                  if f.name not in ("names", "models", "native_params")]
         arrays += [self.node_type]
         arrays += [getattr(self.synapses, f.name) for f in fields(Synapses)]
         arrays += [getattr(self.inputs, f.name) for f in fields(Synapses)]
