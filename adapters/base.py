@@ -96,8 +96,17 @@ class RunResult:
     def from_spikes(cls, dt_ms, n_steps, n_trials, trial, step, neuron, recorded, state, provenance) -> RunResult:
         trial, step, neuron = (np.asarray(a, dtype=np.int64) for a in (trial, step, neuron))
         order = np.lexsort((neuron, step, trial))
-        return cls(dt_ms, n_steps, n_trials, trial[order], step[order], neuron[order],
-                   np.asarray(recorded, dtype=np.int64), state, provenance)
+        return cls(
+            dt_ms,
+            n_steps,
+            n_trials,
+            trial[order],
+            step[order],
+            neuron[order],
+            np.asarray(recorded, dtype=np.int64),
+            state,
+            provenance,
+        )
 
     @property
     def n_spikes(self) -> int:
@@ -132,6 +141,7 @@ class Adapter(ABC):
             return Availability(False, f"importing {self.package} failed: {type(exc).__name__}: {exc}", version)
         return Availability(True, "", version)
 
+    @abstractmethod
     def _import(self) -> None:
         """Import the simulator (called by availability()); raise if it cannot be used."""
 

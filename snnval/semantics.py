@@ -87,8 +87,11 @@ class Semantics:
 
     def differing_knobs(self, other: Semantics) -> dict[str, tuple]:
         """Knobs whose values differ: {knob: (self value, other value)}."""
-        return {f.name: (getattr(self, f.name), getattr(other, f.name))
-                for f in fields(self) if f.name != "name" and getattr(self, f.name) != getattr(other, f.name)}
+        return {
+            f.name: (getattr(self, f.name), getattr(other, f.name))
+            for f in fields(self)
+            if f.name != "name" and getattr(self, f.name) != getattr(other, f.name)
+        }
 
 
 PROFILES: dict[str, Semantics] = {

@@ -88,6 +88,7 @@ class GLIF3Cells:
     @classmethod
     def from_records(cls, records: list[dict], names: list[str] | None = None) -> GLIF3Cells:
         """Build from dicts in NEST glif_psc naming (V_th, E_L, ..., asc_amps, tau_syn)."""
+
         def col(key):
             return np.array([r[key] for r in records], dtype=float)
 
@@ -286,12 +287,19 @@ class NetworkSpec:
     def content_hash(self) -> str:
         """SHA-256 over every array and name: changes whenever the network changes."""
         h = hashlib.sha256()
-        h.update(json.dumps([self.name, list(self.cells.names), list(self.source_names),
-                             list(self.receptor_names), self.n_sources]).encode())
-        h.update(json.dumps([list(self.cells.models), list(self.cells.native_params)], sort_keys=True,
-                            default=str).encode())
-        arrays = [getattr(self.cells, f.name) for f in fields(self.cells)
-                  if f.name not in ("names", "models", "native_params")]
+        h.update(
+            json.dumps(
+                [self.name, list(self.cells.names), list(self.source_names), list(self.receptor_names), self.n_sources]
+            ).encode()
+        )
+        h.update(
+            json.dumps([list(self.cells.models), list(self.cells.native_params)], sort_keys=True, default=str).encode()
+        )
+        arrays = [
+            getattr(self.cells, f.name)
+            for f in fields(self.cells)
+            if f.name not in ("names", "models", "native_params")
+        ]
         arrays += [self.node_type]
         arrays += [getattr(self.synapses, f.name) for f in fields(Synapses)]
         arrays += [getattr(self.inputs, f.name) for f in fields(Synapses)]

@@ -55,14 +55,19 @@ class Events:
         return x
 
     def concat(self, other: Events) -> Events:
-        return _sorted_events(*(np.concatenate([getattr(self, k), getattr(other, k)])
-                                for k in ("trial", "step", "source", "amplitude")))
+        return _sorted_events(
+            *(np.concatenate([getattr(self, k), getattr(other, k)]) for k in ("trial", "step", "source", "amplitude"))
+        )
 
 
 def _sorted_events(trial, step, source, amplitude) -> Events:
     order = np.lexsort((source, step, trial))
-    return Events(trial[order].astype(np.int64), step[order].astype(np.int64),
-                  source[order].astype(np.int64), amplitude[order].astype(float))
+    return Events(
+        trial[order].astype(np.int64),
+        step[order].astype(np.int64),
+        source[order].astype(np.int64),
+        amplitude[order].astype(float),
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class CurrentSteps:
         tr, st, ne, amp = self.trial[order], self.step[order] + 1, self.neuron[order], self.amplitude_pA[order]
         for i in range(len(st)):  # one entry per current change (a handful), not per step
             if st[i] < n_steps:
-                out[tr[i], st[i]:, ne[i]] = amp[i]
+                out[tr[i], st[i] :, ne[i]] = amp[i]
         return out
 
 
@@ -118,10 +123,14 @@ class FrozenStimulus:
         if self.n_steps < 1 or self.n_trials < 1:
             raise SpecError(source, "n_steps/n_trials", "integers >= 1")
         ev, cur = self.events, self.currents
-        for name, arr, hi in (("events.trial", ev.trial, self.n_trials), ("events.step", ev.step, self.n_steps),
-                              ("events.source", ev.source, n_sources),
-                              ("currents.trial", cur.trial, self.n_trials), ("currents.step", cur.step, self.n_steps),
-                              ("currents.neuron", cur.neuron, n_neurons)):
+        for name, arr, hi in (
+            ("events.trial", ev.trial, self.n_trials),
+            ("events.step", ev.step, self.n_steps),
+            ("events.source", ev.source, n_sources),
+            ("currents.trial", cur.trial, self.n_trials),
+            ("currents.step", cur.step, self.n_steps),
+            ("currents.neuron", cur.neuron, n_neurons),
+        ):
             if arr.size and (arr.min() < 0 or arr.max() >= hi):
                 raise SpecError(source, name, f"integers in [0, {hi - 1}], got [{arr.min()}, {arr.max()}]")
         for name, arr in (("events.amplitude", ev.amplitude), ("currents.amplitude_pA", cur.amplitude_pA)):
@@ -134,21 +143,33 @@ class FrozenStimulus:
         e, c = self.events, self.currents
         me, mc = e.trial == i, c.trial == i
         return FrozenStimulus(
-            self.dt_ms, self.n_steps, 1,
+            self.dt_ms,
+            self.n_steps,
+            1,
             Events(np.zeros(me.sum(), np.int64), e.step[me], e.source[me], e.amplitude[me]),
             CurrentSteps(np.zeros(mc.sum(), np.int64), c.step[mc], c.neuron[mc], c.amplitude_pA[mc]),
-            self.seed, self.description,
+            self.seed,
+            self.description,
         )
 
     def content_hash(self) -> str:
         h = hashlib.sha256(repr((self.dt_ms, self.n_steps, self.n_trials)).encode())
-        for arr in (self.events.trial, self.events.step, self.events.source, self.events.amplitude,
-                    self.currents.trial, self.currents.step, self.currents.neuron, self.currents.amplitude_pA):
+        for arr in (
+            self.events.trial,
+            self.events.step,
+            self.events.source,
+            self.events.amplitude,
+            self.currents.trial,
+            self.currents.step,
+            self.currents.neuron,
+            self.currents.amplitude_pA,
+        ):
             h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()
 
 
 # --- sampling: every rule vectorised over (trials, steps, sources) -------------------------------
+
 
 def rate_to_probability(rate_Hz: np.ndarray, dt_ms: float) -> np.ndarray:
     """Per-step spike probability of a Poisson source: p = 1 - exp(-rate * dt) (TF ``stim_dataset``)."""
@@ -174,8 +195,9 @@ def sample_ported_clip(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (prob > rng.random(prob.shape)).astype(float)
 
 
-def common_background_counts(n_trials: int, n_steps: int, rng: np.random.Generator,
-                             n: int = 10, p: float = 0.1) -> np.ndarray:
+def common_background_counts(
+    n_trials: int, n_steps: int, rng: np.random.Generator, n: int = 10, p: float = 0.1
+) -> np.ndarray:
     """TF "rest of brain" common-source mode: one Binomial(10, 0.1) count per step shared by all neurons.
 
     Returns counts as a (trials, steps, 1) array, to be emitted by one background source.
@@ -183,7 +205,8 @@ def common_background_counts(n_trials: int, n_steps: int, rng: np.random.Generat
     return rng.binomial(n, p, size=(n_trials, n_steps, 1)).astype(float)
 
 
-def independent_poisson_counts(n_trials: int, n_steps: int, n_sources: int, rate_Hz: float, dt_ms: float,
-                               rng: np.random.Generator) -> np.ndarray:
+def independent_poisson_counts(
+    n_trials: int, n_steps: int, n_sources: int, rate_Hz: float, dt_ms: float, rng: np.random.Generator
+) -> np.ndarray:
     """Independent Poisson counts per source and step (what NEST ports used for background)."""
     return rng.poisson(rate_Hz * dt_ms / 1000.0, size=(n_trials, n_steps, n_sources)).astype(float)

@@ -1,0 +1,368 @@
+"""TensorFlow reference: a batched GLIF3 recurrent network that runs any semantics profile.
+
+With profile ``tf-billeh`` one step is exactly the step of the TF training code of
+Billeh et al. / Chen et al. (``models.py``, class ``BillehColumn``; GLIF3_SEMANTICS.md
+section 2): state in units normalised by vsc = V_th - E_L of each neuron, exponential
+Euler PSC->V with a one-step lag, subtractive reset one step late, refractoriness that
+only masks spikes (float countdown ``r``), ASC jump one step late.
+
+With profile ``nest-glif-psc`` the same code performs the step of NEST ``glif_psc``
+(``models/glif_psc.cpp``, ``update()``; GLIF3_SEMANTICS.md section 3): exact alpha
+propagators P31/P32 (``libnestutil/iaf_propagator.cpp``), hard reset in the spike step,
+V held and ASCs frozen for ceil(t_ref/h) steps, ASC step mean and jump
+``asc_amps + r * ASC * exp(-k t_ref)``. In float64 it reproduces NEST to rounding error.
+
+Every knob of :mod:`snnval.semantics` switches one of these rules on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from adapters.base import Adapter, Capabilities, RunConfig, RunResult
+from snnval.semantics import KNOB_VALUES, Semantics, delay_steps, refractory_steps
+from snnval.spec import NetworkSpec
+from snnval.stimulus import FrozenStimulus
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+#: Pseudo-derivative dampening of the TF training code (Bellec et al. 2018).
+DAMPENING_FACTOR = 0.3
+
+
+def alpha_propagators(tau_syn_ms: np.ndarray, tau_m_ms: np.ndarray, C_m_pF: np.ndarray, h_ms: float):
+    """Exact propagators (P31, P32) from the alpha-PSC state (y1, y2) to V over one step h.
+
+    y1' = -y1/tau_s, y2' = y1 - y2/tau_s, V' = -V/tau_m + y2/C. Regular branch of NEST's
+    IAFPropagatorAlpha (used whenever h > 1e-7 tau_m^2/|tau_m - tau_s|); the singular
+    limit tau_m == tau_s is handled as NEST does.
+    Shapes broadcast: tau_syn (..., R), tau_m and C_m (..., 1). Returns P31 in mV/(pA),
+    P32 in mV/pA (per unit of y1 and y2 respectively).
+    """
+    tau_s = np.asarray(tau_syn_ms, dtype=float)
+    tau_m = np.asarray(tau_m_ms, dtype=float)
+    c_m = np.asarray(C_m_pF, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = tau_s * tau_m / (tau_m - tau_s)
+        gamma = beta / c_m
+        inv_beta = (tau_m - tau_s) / (tau_s * tau_m)
+        exp_s = np.exp(-h_ms / tau_s)
+        expm1_b = np.expm1(h_ms * inv_beta)
+        p32 = gamma * exp_s * expm1_b
+        p31 = gamma * exp_s * (beta * expm1_b - h_ms)
+    exp_m = np.exp(-h_ms / tau_m) * np.ones_like(p32)
+    singular = ~(np.isfinite(p32) & (p32 > 0)) | (h_ms <= 1e-7 * tau_m**2 / np.abs(tau_m - tau_s))
+    p32 = np.where(singular, h_ms / c_m * exp_m, p32)
+    p31 = np.where(singular, 0.5 * h_ms * h_ms / c_m * exp_m, p31)
+    return p31, p32
+
+
+@dataclass
+class _Constants:
+    """Per-neuron constants in the TF normalised units, float64 numpy."""
+
+    vsc: np.ndarray  # (N,) mV
+    E_L: np.ndarray  # (N,) mV
+    decay: np.ndarray  # (N,) P33
+    current_factor: np.ndarray  # (N,) P30 in mV/pA (equally: normalised v per normalised pA)
+    v_reset: np.ndarray  # (N,) normalised
+    t_ref: np.ndarray  # (N,) ms
+    n_ref: np.ndarray  # (N,) steps
+    asc_decay: np.ndarray  # (N, 2) exp(-k dt)
+    asc_amps: np.ndarray  # (N, 2) normalised
+    asc_stable: np.ndarray  # (N, 2) (1 - exp(-k h)) / (k h)
+    asc_refr: np.ndarray  # (N, 2) r exp(-k t_ref)
+    syn_decay: np.ndarray  # (N, R) P11 = P22
+    psc_initial: np.ndarray  # (N, R) e / tau_syn
+    p31: np.ndarray  # (N, R)
+    p32: np.ndarray  # (N, R)
+
+
+def _constants(spec: NetworkSpec, dt: float) -> _Constants:
+    c = spec.cells
+    t = spec.node_type
+    vsc = c.vsc_mV[t]
+    tau_m = c.tau_m_ms[t]
+    C_m = c.C_m_pF[t]
+    decay = np.exp(-dt / tau_m)
+    k = c.asc_decay_per_ms[t]
+    tau_syn = c.tau_syn_ms[t]
+    p31, p32 = alpha_propagators(tau_syn, tau_m[:, None], C_m[:, None], dt)
+    return _Constants(
+        vsc=vsc,
+        E_L=c.E_L_mV[t],
+        decay=decay,
+        current_factor=(1.0 - decay) * tau_m / C_m,
+        v_reset=(c.V_reset_mV[t] - c.E_L_mV[t]) / vsc,
+        t_ref=c.t_ref_ms[t],
+        n_ref=refractory_steps(c.t_ref_ms[t], dt).astype(float),
+        asc_decay=np.exp(-k * dt),
+        asc_amps=c.asc_amps_pA[t] / vsc[:, None],
+        asc_stable=(1.0 / k / dt) * (1.0 - np.exp(-k * dt)),
+        asc_refr=c.asc_r_or_ones[t] * np.exp(-k * c.t_ref_ms[t][:, None]),
+        syn_decay=np.exp(-dt / tau_syn),
+        psc_initial=np.e / tau_syn,
+        p31=p31,
+        p32=p32,
+    )
+
+
+def _sparse_by_delay(pre, post, receptor, weight_norm, steps, n_post, n_receptors, n_pre_cols):
+    """Sum duplicate (row, col) entries; rows = post*R + receptor, cols = pre + n_pre_cols*(steps-1)."""
+    rows = post * n_receptors + receptor
+    cols = pre + n_pre_cols * (steps - 1)
+    key = rows * (n_pre_cols * int(steps.max(initial=1))) + cols
+    uniq, inverse = np.unique(key, return_inverse=True)
+    values = np.bincount(inverse, weights=weight_norm, minlength=uniq.size)
+    width = n_pre_cols * int(steps.max(initial=1))
+    return np.stack([uniq // width, uniq % width], axis=1).astype(np.int64), values
+
+
+class TFGlif3Network:
+    """A GLIF3 network in TensorFlow for one spec, dt, semantics and dtype.
+
+    Weights live in ``rec_weights`` and ``input_weights`` (tf.Variables, TF normalised
+    units: pA / vsc of the postsynaptic neuron) so the same object serves training.
+    """
+
+    def __init__(self, spec: NetworkSpec, dt_ms: float, semantics: Semantics, dtype: str = "float64"):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.spec, self.dt, self.sem = spec, float(dt_ms), semantics
+        self.dtype = tf.float64 if dtype == "float64" else tf.float32
+        self.N, self.R = spec.n_neurons, spec.n_receptors
+        self.c = _constants(spec, self.dt)
+        N, R = self.N, self.R
+        vsc = self.c.vsc
+
+        syn = spec.synapses
+        rec_steps = delay_steps(syn.delay_ms, self.dt, semantics) if len(syn) else np.ones(0, np.int64)
+        self.max_delay = int(rec_steps.max(initial=1))
+        idx, val = _sparse_by_delay(syn.pre, syn.post, syn.receptor, syn.weight_pA / vsc[syn.post], rec_steps, N, R, N)
+        self.rec_indices = idx
+        self.rec_weights = tf.Variable(tf.constant(val, self.dtype), name="recurrent_weights")
+        self.rec_shape = (N * R, N * self.max_delay)
+
+        inp = spec.inputs
+        in_steps = delay_steps(inp.delay_ms, self.dt, semantics) if len(inp) else np.ones(0, np.int64)
+        self.input_delays = np.unique(in_steps)
+        self.input_groups = []
+        self.input_weights = []
+        S = max(spec.n_sources, 1)
+        for d in self.input_delays:
+            m = in_steps == d
+            gi, gv = _sparse_by_delay(
+                inp.pre[m],
+                inp.post[m],
+                inp.receptor[m],
+                inp.weight_pA[m] / vsc[inp.post[m]],
+                np.ones(m.sum(), np.int64),
+                N,
+                R,
+                S,
+            )
+            self.input_groups.append((int(d), gi))
+            self.input_weights.append(tf.Variable(tf.constant(gv, self.dtype), name=f"input_weights_d{d}"))
+
+    # --- helpers --------------------------------------------------------------------------
+    def _c(self, arr):
+        return self.tf.constant(np.asarray(arr, dtype=float), dtype=self.dtype)
+
+    def external_drive(self, x):
+        """Input arrivals per step, (B, T, N, R) normalised pA, from source amplitudes x (B, T, S)."""
+        tf = self.tf
+        B, T = tf.shape(x)[0], tf.shape(x)[1]
+        total = tf.zeros((B, T, self.N * self.R), dtype=self.dtype)
+        for (d, gi), w in zip(self.input_groups, self.input_weights, strict=True):
+            W = tf.sparse.SparseTensor(gi, w, (self.N * self.R, max(self.spec.n_sources, 1)))
+            x_shift = tf.pad(x, [[0, 0], [d, 0], [0, 0]])[:, :-d]  # emitted at s -> arrives at s + d
+            flat = tf.reshape(x_shift, (-1, tf.shape(x)[2]))
+            drive = tf.sparse.sparse_dense_matmul(W, flat, adjoint_b=True)  # (N*R, B*T)
+            total += tf.reshape(tf.transpose(drive), (B, T, self.N * self.R))
+        return tf.reshape(total, (B, T, self.N, self.R))
+
+    def simulate(self, x, current_pA=None, record_ids=None, record=("V_m",), train: bool = False):
+        """Run B trials of T steps.
+
+        x: (B, T, S) source amplitudes (emissions). current_pA: (B, T, N) injected current in force
+        after each arrival step, or None. Returns dict with "z" (B, T, N) spikes and the recorded
+        variables (B, T, len(record_ids)): "V_m" mV, "ASC" pA (sum of both), "I_syn" pA (sum of PSCs).
+        """
+        tf = self.tf
+        x = tf.convert_to_tensor(x, dtype=self.dtype)
+        drive = self.external_drive(x)
+        B, T = x.shape[0], x.shape[1]
+        if current_pA is None:
+            current = tf.zeros((B, T, self.N), dtype=self.dtype)
+        else:
+            current = tf.convert_to_tensor(current_pA, dtype=self.dtype) / self._c(self.c.vsc)
+        rec_ids = np.arange(self.N) if record_ids is None else np.asarray(record_ids)
+        return self._unroll(drive, current, tf.constant(rec_ids, tf.int32), tuple(record), train)
+
+    def _spike(self, v_scaled, train):
+        tf = self.tf
+
+        @tf.custom_gradient
+        def heaviside(v):
+            z = tf.cast(v > 0.0, self.dtype)
+
+            def grad(dy):
+                return dy * DAMPENING_FACTOR * tf.nn.relu(1.0 - tf.abs(v))
+
+            return z, grad
+
+        return heaviside(v_scaled) if train else tf.cast(v_scaled > 0.0, self.dtype)
+
+    def _unroll(self, drive, current, rec_ids, record, train):
+        tf, c, sem = self.tf, self.c, self.sem
+        N, R, D = self.N, self.R, self.max_delay
+        B, T = drive.shape[0], drive.shape[1]
+        dt = tf.constant(self.dt, self.dtype)
+        decay, cf = self._c(c.decay), self._c(c.current_factor)  # normalised v per normalised pA
+        v_reset = self._c(c.v_reset)
+        t_ref, n_ref = self._c(c.t_ref), self._c(c.n_ref)
+        asc_decay, asc_amps = self._c(c.asc_decay), self._c(c.asc_amps)
+        asc_stable, asc_refr = self._c(c.asc_stable), self._c(c.asc_refr)
+        syn_decay, psc_init = self._c(c.syn_decay), self._c(c.psc_initial)
+        # V's coupling to (y1, y2): exact alpha propagators, or TF's exponential Euler (P31=0, P32=P30)
+        if sem.psc_to_v == "exact_alpha":
+            p31, p32 = self._c(c.p31), self._c(c.p32)
+        else:
+            p31 = tf.zeros((N, R), self.dtype)
+            p32 = tf.tile(cf[:, None], (1, R))
+        vsc, e_l = self._c(c.vsc), self._c(c.E_L)
+        rec_w = tf.sparse.SparseTensor(self.rec_indices, self.rec_weights, self.rec_shape)
+        v0 = v_reset if sem.initial_v == "v_reset" else tf.zeros(N, self.dtype)
+        zeros = tf.zeros((B, N), self.dtype)
+        state0 = (
+            tf.zeros((B, N * D), self.dtype),  # z_buf: z[t-1], ..., z[t-D]
+            tf.tile(v0[None], (B, 1)),  # v (normalised)
+            zeros,  # r: TF refractory time left (ms) or NEST refractory steps left
+            tf.zeros((B, N, 2), self.dtype),  # asc (normalised)
+            tf.zeros((B, N, R), self.dtype),  # y1 (rise)
+            tf.zeros((B, N, R), self.dtype),  # y2 (psc)
+            zeros,  # injected current in force (normalised)
+        )
+        subtract = sem.reset == "subtract_next_step"
+        clamp = sem.refractory == "clamp"
+        nest_asc = sem.asc == "nest_exact"
+
+        def step(state, t):
+            z_buf, v, r, asc, y1, y2, i_e = state
+            z_prev = z_buf[:, :N]
+            rec = tf.sparse.sparse_dense_matmul(rec_w, z_buf, adjoint_b=True)  # (N*R, B)
+            arrivals = tf.reshape(tf.transpose(rec), (B, N, R)) + drive[:, t]
+            syn_v = tf.reduce_sum(p31 * y1 + p32 * y2, axis=-1)
+            if nest_asc:
+                asc_v = cf * tf.reduce_sum(asc_stable * asc, axis=-1)
+                asc_next = asc * asc_decay
+            else:
+                asc_v = cf * tf.reduce_sum(asc, axis=-1)
+                asc_next = asc * asc_decay + z_prev[..., None] * asc_amps
+            v_int = decay * v + syn_v + asc_v + cf * i_e
+            reset_term = z_prev * (v_reset - 1.0) if subtract else 0.0
+            if clamp:
+                refractory = r > 0.5
+                v_new = tf.where(refractory, v + reset_term, v_int + reset_term)
+                asc_new = tf.where(refractory[..., None], asc, asc_next)
+                r_new = tf.where(refractory, r - 1.0, r)
+                allowed = tf.logical_not(refractory)
+            else:
+                v_new = v_int + reset_term
+                asc_new = asc_next
+                r_new = tf.nn.relu(r + z_prev * t_ref - dt)
+                allowed = r_new <= 0.0
+            z = self._spike(v_new - 1.0, train) * tf.cast(allowed, self.dtype)
+            if not subtract:
+                v_new = tf.where(z > 0.5, tf.broadcast_to(v_reset, v_new.shape), v_new)
+            if clamp:
+                r_new = tf.where(z > 0.5, tf.broadcast_to(n_ref, r_new.shape), r_new)
+            if nest_asc:
+                asc_new = tf.where(z[..., None] > 0.5, asc_amps + asc_new * asc_refr, asc_new)
+            y2_new = dt * syn_decay * y1 + syn_decay * y2
+            y1_new = syn_decay * y1 + psc_init * arrivals
+            new_buf = tf.concat([z, z_buf[:, : N * (D - 1)]], axis=1)
+            return (new_buf, v_new, r_new, asc_new, y1_new, y2_new, current[:, t]), z, v_new, asc_new, y2_new
+
+        z_ta = tf.TensorArray(self.dtype, size=T)
+        tas = {name: tf.TensorArray(self.dtype, size=T) for name in record}
+
+        def body(t, state, z_ta, tas):
+            state, z, v, asc, y2 = step(state, t)
+            z_ta = z_ta.write(t, z)
+            out = {}
+            for name, ta in tas.items():
+                if name == "V_m":
+                    val = tf.gather(v * vsc + e_l, rec_ids, axis=1)
+                elif name == "ASC":
+                    val = tf.gather(tf.reduce_sum(asc, -1) * vsc, rec_ids, axis=1)
+                else:  # I_syn
+                    val = tf.gather(tf.reduce_sum(y2, -1) * vsc, rec_ids, axis=1)
+                out[name] = ta.write(t, val)
+            return t + 1, state, z_ta, out
+
+        _, _, z_ta, tas = tf.while_loop(
+            lambda t, *_: t < T, body, (tf.constant(0), state0, z_ta, tas), maximum_iterations=T
+        )
+        result = {"z": tf.transpose(z_ta.stack(), (1, 0, 2))}
+        for name, ta in tas.items():
+            result[name] = tf.transpose(ta.stack(), (1, 0, 2))
+        return result
+
+
+class TFReferenceAdapter(Adapter):
+    name = "tf"
+    package = "tensorflow-cpu"
+    description = "TensorFlow GLIF3 reference (Billeh V1 training-code step; runs every semantics profile)"
+
+    def _import(self) -> None:
+        import tensorflow  # noqa: F401
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            models=("glif3",),
+            max_receptors=16,
+            recordables=("V_m", "ASC", "I_syn"),
+            knobs=dict(KNOB_VALUES),
+            dtypes=("float64", "float32"),
+        )
+
+    def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
+        import tensorflow as tf
+
+        from snnval.errors import NotApplicable
+
+        if any(m != "glif3" for m in spec.cells.models):
+            raise NotApplicable("the TF reference runs GLIF3 node types only")
+        tf.get_logger().setLevel("ERROR")  # one trace per run is expected: each run builds its own network
+        t0 = time.perf_counter()
+        net = TFGlif3Network(spec, stimulus.dt_ms, config.semantics, config.dtype)
+        np_dtype = np.float64 if config.dtype == "float64" else np.float32
+        x = stimulus.events.dense(stimulus.n_trials, stimulus.n_steps, max(spec.n_sources, 1), np_dtype)
+        current = None
+        if len(stimulus.currents):
+            current = stimulus.currents.dense_arrivals(stimulus.n_trials, stimulus.n_steps, spec.n_neurons)
+        rec_ids = config.recorded_ids(spec)
+        run = tf.function(lambda x_, c_: net.simulate(x_, c_, rec_ids, config.record))
+        t1 = time.perf_counter()
+        out = run(x, current)
+        out = {k: v.numpy() for k, v in out.items()}
+        t2 = time.perf_counter()
+        trial, step, neuron = np.nonzero(out.pop("z") > 0.5)
+        state = {k: v.astype(np.float64) for k, v in out.items()}
+        sim_s = stimulus.n_steps * stimulus.dt_ms / 1000.0 * stimulus.n_trials
+        prov = {
+            "build_wall_s": t1 - t0,
+            "run_wall_s": t2 - t1,
+            "realtime_factor": (t2 - t1) / sim_s,
+            "tensorflow_version": tf.__version__,
+            "threads": config.threads,
+        }
+        return RunResult.from_spikes(
+            stimulus.dt_ms, stimulus.n_steps, stimulus.n_trials, trial, step, neuron, rec_ids, state, prov
+        )
