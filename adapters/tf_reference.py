@@ -347,6 +347,7 @@ class TFReferenceAdapter(Adapter):
         current = None
         if len(stimulus.currents):
             current = stimulus.currents.dense_arrivals(stimulus.n_trials, stimulus.n_steps, spec.n_neurons)
+            current = current.astype(np_dtype)
         rec_ids = config.recorded_ids(spec)
         run = tf.function(lambda x_, c_: net.simulate(x_, c_, rec_ids, config.record))
         t1 = time.perf_counter()
