@@ -191,7 +191,9 @@ class TFGlif3Network:
 
         x: (B, T, S) source amplitudes (emissions). current_pA: (B, T, N) injected current in force
         after each arrival step, or None. Returns dict with "z" (B, T, N) spikes and the recorded
-        variables (B, T, len(record_ids)): "V_m" mV, "ASC" pA (sum of both), "I_syn" pA (sum of PSCs).
+        variables (B, T, len(record_ids)), each the value that drove V in step k (NEST's recordables):
+        "V_m" mV (end of step); "I_syn" pA, the summed PSC at the start of the step; "ASC" pA, the
+        summed after-spike current of the last step in which V integrated (held while clamped).
         """
         tf = self.tf
         x = tf.convert_to_tensor(x, dtype=self.dtype)
@@ -247,34 +249,37 @@ class TFGlif3Network:
             tf.zeros((B, N, R), self.dtype),  # y1 (rise)
             tf.zeros((B, N, R), self.dtype),  # y2 (psc)
             zeros,  # injected current in force (normalised)
+            zeros,  # ASC drive of the last integrating step (normalised), for recording
         )
         subtract = sem.reset == "subtract_next_step"
         clamp = sem.refractory == "clamp"
         nest_asc = sem.asc == "nest_exact"
 
         def step(state, t):
-            z_buf, v, r, asc, y1, y2, i_e = state
+            z_buf, v, r, asc, y1, y2, i_e, asc_drive = state
             z_prev = z_buf[:, :N]
             rec = tf.sparse.sparse_dense_matmul(rec_w, z_buf, adjoint_b=True)  # (N*R, B)
             arrivals = tf.reshape(tf.transpose(rec), (B, N, R)) + drive[:, t]
             syn_v = tf.reduce_sum(p31 * y1 + p32 * y2, axis=-1)
             if nest_asc:
-                asc_v = cf * tf.reduce_sum(asc_stable * asc, axis=-1)
+                asc_now = tf.reduce_sum(asc_stable * asc, axis=-1)
                 asc_next = asc * asc_decay
             else:
-                asc_v = cf * tf.reduce_sum(asc, axis=-1)
+                asc_now = tf.reduce_sum(asc, axis=-1)
                 asc_next = asc * asc_decay + z_prev[..., None] * asc_amps
-            v_int = decay * v + syn_v + asc_v + cf * i_e
+            v_int = decay * v + syn_v + cf * asc_now + cf * i_e
             reset_term = z_prev * (v_reset - 1.0) if subtract else 0.0
             if clamp:
                 refractory = r > 0.5
                 v_new = tf.where(refractory, v + reset_term, v_int + reset_term)
                 asc_new = tf.where(refractory[..., None], asc, asc_next)
+                asc_drive = tf.where(refractory, asc_drive, asc_now)
                 r_new = tf.where(refractory, r - 1.0, r)
                 allowed = tf.logical_not(refractory)
             else:
                 v_new = v_int + reset_term
                 asc_new = asc_next
+                asc_drive = asc_now
                 r_new = tf.nn.relu(r + z_prev * t_ref - dt)
                 allowed = r_new <= 0.0
             z = self._spike(v_new - 1.0, train) * tf.cast(allowed, self.dtype)
@@ -287,22 +292,23 @@ class TFGlif3Network:
             y2_new = dt * syn_decay * y1 + syn_decay * y2
             y1_new = syn_decay * y1 + psc_init * arrivals
             new_buf = tf.concat([z, z_buf[:, : N * (D - 1)]], axis=1)
-            return (new_buf, v_new, r_new, asc_new, y1_new, y2_new, current[:, t]), z, v_new, asc_new, y2_new
+            new_state = (new_buf, v_new, r_new, asc_new, y1_new, y2_new, current[:, t], asc_drive)
+            return new_state, z, v_new, asc_drive, tf.reduce_sum(y2, -1)
 
         z_ta = tf.TensorArray(self.dtype, size=T)
         tas = {name: tf.TensorArray(self.dtype, size=T) for name in record}
 
         def body(t, state, z_ta, tas):
-            state, z, v, asc, y2 = step(state, t)
+            state, z, v, asc_drive, psc = step(state, t)
             z_ta = z_ta.write(t, z)
             out = {}
             for name, ta in tas.items():
                 if name == "V_m":
                     val = tf.gather(v * vsc + e_l, rec_ids, axis=1)
                 elif name == "ASC":
-                    val = tf.gather(tf.reduce_sum(asc, -1) * vsc, rec_ids, axis=1)
+                    val = tf.gather(asc_drive * vsc, rec_ids, axis=1)
                 else:  # I_syn
-                    val = tf.gather(tf.reduce_sum(y2, -1) * vsc, rec_ids, axis=1)
+                    val = tf.gather(psc * vsc, rec_ids, axis=1)
                 out[name] = ta.write(t, val)
             return t + 1, state, z_ta, out
 

@@ -107,25 +107,31 @@ def test_clamp_holds_v_and_is_one_step_longer_than_masking(no_asc, dt):
 
 
 def test_asc_late_jump_vs_nest_exact_jump():
+    """Recorded "ASC" is the after-spike current that drove V in the step (NEST's ASCurrents_sum)."""
     spec = _neuron()
     amps = spec.cells.asc_amps_pA[0]
+    k = spec.cells.asc_decay_per_ms[0]
     stim = _current(400.0)
     base = PROFILES["tf-billeh"]
     r_tf, _, s_tf = _run(spec, stim, base)
     asc_tf = r_tf.state["ASC"][0, :, 0]
     s = s_tf[0]
-    assert asc_tf[s] == 0.0 and asc_tf[s - 1] == 0.0
-    np.testing.assert_allclose(asc_tf[s + 1], amps.sum(), rtol=1e-12)  # one step late, full amplitude
-    r_n, _, s_n = _run(spec, stim, base.with_knobs(asc="nest_exact"))
+    assert np.all(asc_tf[: s + 2] == 0.0)  # TF: the jump reaches V two steps after the spike
+    np.testing.assert_allclose(asc_tf[s + 2], amps.sum(), rtol=1e-12)
+    np.testing.assert_allclose(asc_tf[s + 3], (amps * np.exp(-k)).sum(), rtol=1e-12)  # decays, unclamped
+    sem = base.with_knobs(asc="nest_exact", refractory="clamp")
+    r_n, _, s_n = _run(spec, stim, sem)
     asc_n = r_n.state["ASC"][0, :, 0]
-    s = s_n[0]
-    np.testing.assert_allclose(asc_n[s], amps.sum(), rtol=1e-12)  # in the spike step
-    # the second jump adds r * ASC * exp(-k t_ref) of the current value (r = 1)
+    s, n_ref = s_n[0], int(refractory_steps(np.array([T_REF]), 1.0)[0])
+    stable = (1 - np.exp(-k)) / k  # NEST's exact step mean of an exponential, h = 1 ms
+    assert np.all(asc_n[: s + n_ref + 1] == 0.0)  # frozen during the clamp, felt in the first free step
+    np.testing.assert_allclose(asc_n[s + n_ref + 1], (stable * amps).sum(), rtol=1e-12)
+    # the second jump adds r * ASC * exp(-k t_ref) to the amplitudes (r = 1); ASC decayed only in free steps
     s2 = s_n[1]
-    k = spec.cells.asc_decay_per_ms[0]
-    per_comp_before = amps * np.exp(-k * 1.0 * (s2 - s))  # ASCs decayed since the first spike (not clamped)
-    expected = (amps + per_comp_before * np.exp(-k * T_REF)).sum()
-    np.testing.assert_allclose(asc_n[s2], expected, rtol=1e-12)
+    free_steps = s2 - s - n_ref
+    before = amps * np.exp(-k * free_steps)
+    after = amps + before * np.exp(-k * T_REF)
+    np.testing.assert_allclose(asc_n[s2 + n_ref + 1], (stable * after).sum(), rtol=1e-12)
 
 
 def _alpha_psp_mV(spec: NetworkSpec, receptor: int, weight_pA: float, t_ms: np.ndarray) -> np.ndarray:
