@@ -1,0 +1,441 @@
+"""NEST adapter: GLIF3 as NEST ``glif_psc`` plus NEST-native point neurons, run by NEST itself.
+
+Units: the spec's canonical units (mV, pF, nS, pA, ms, 1/ms) are NEST ``glif_psc`` units, so GLIF3
+parameters and weights pass through unchanged (GLIF3_SEMANTICS.md section 1).
+
+Step conventions (see :mod:`snnval.semantics`), verified with the NEST 3.10 wheel:
+
+* a neuron spike emitted in step ``s`` is stamped ``(s+1)*dt`` by the spike recorder, so
+  ``step = rint(t/dt) - 1``; a multimeter sample stamped ``(k+1)*dt`` is the state at the end of step k
+  (the sample stamped at a spike time already shows V = V_reset);
+* a stimulus event at step ``s`` becomes a ``spike_generator`` spike at ``(s+1)*dt``; with a delay of d
+  steps it first moves V in step ``s+d+1`` (measured: s=4, d=3 -> step 8, at dt 1.0 and 0.1);
+* a current change at step ``s`` becomes a ``step_current_generator`` change at ``(s+1)*dt`` with a
+  1-step connection delay; V first feels it in step ``s+2`` (measured: s=4 -> step 6);
+* delays are rounded by :func:`snnval.semantics.delay_steps` (the profile's rule plus its offset) and
+  handed to NEST as ``steps*dt``, so NEST's own rounding never applies;
+* a multimeter with ``interval = dt`` delivers only ``n-1`` samples after ``Simulate(n*dt)`` (the last
+  sample arrives one step later), so every trial simulates one extra "flush" step whose spikes and
+  samples are discarded.
+
+Receptors: a ``glif_psc`` target gets receptor r on NEST port r+1. The ``iaf_*`` models have one
+excitatory and one inhibitory synapse selected by the sign of the weight on port 0, so for them the
+spec's receptor index is ignored and the weight is passed unchanged in the model's NEST weight unit
+(pA for ``iaf_psc_*``, nS for ``iaf_cond_exp``): a negative weight is inhibitory.
+
+Recorded currents are NEST's own ``glif_psc`` variables, i.e. the inputs V integrated *during* step k,
+not states at the end of step k (measured; both are left untouched while the neuron is refractory):
+
+* ``"ASC"`` reads ``ASCurrents_sum``: the exact step mean of the after-spike currents over step k;
+* ``"I_syn"`` reads ``I_syn``: the summed alpha PSCs (pA) at the *start* of step k, so a PSC that arrives
+  in step s+d reads 0 in step s+d+1 (while V already moves) and peaks at weight one step after tau_syn.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from adapters.base import Adapter, Capabilities, RunConfig, RunResult
+from snnval.errors import NotApplicable, SpecError
+from snnval.semantics import KNOB_VALUES, Semantics, delay_steps
+from snnval.spec import NetworkSpec
+from snnval.stimulus import CurrentSteps, Events, FrozenStimulus
+
+#: Spec model name -> NEST model name.
+NEST_MODEL = {
+    "glif3": "glif_psc",
+    "iaf_psc_alpha": "iaf_psc_alpha",
+    "iaf_psc_exp": "iaf_psc_exp",
+    "iaf_cond_exp": "iaf_cond_exp",
+}
+
+#: Canonical recordable -> NEST glif_psc recordable.
+GLIF_RECORDABLE = {"V_m": "V_m", "ASC": "ASCurrents_sum", "I_syn": "I_syn"}
+
+
+def _import_nest() -> Any:
+    """Import PyNEST quietly (no banner, errors only) and return the module."""
+    os.environ.setdefault("PYNEST_QUIET", "1")
+    import nest
+
+    nest.verbosity = nest.VerbosityLevel.ERROR
+    return nest
+
+
+def _node_ids(nodes: Any) -> np.ndarray:
+    """Node ids of a NodeCollection returned by one Create (contiguous; tolist() is slow at V1 scale)."""
+    first, last = nodes[0].global_id, nodes[-1].global_id
+    if last - first + 1 == len(nodes):
+        return np.arange(first, last + 1, dtype=np.int64)
+    return np.asarray(nodes.tolist(), dtype=np.int64)
+
+
+@dataclass
+class NestBuild:
+    """Handles to one trial built in the NEST kernel.
+
+    ``gid_of[i]`` is the NEST node id of spec neuron i; ``neuron_of_gid[g]`` the spec id of node g
+    (-1 for devices). ``recorded`` are spec ids in the column order of the recorded state.
+    """
+
+    gid_of: np.ndarray
+    neuron_of_gid: np.ndarray
+    spike_recorder: Any
+    multimeter: Any | None
+    recorded: np.ndarray
+    record: tuple[str, ...]
+    n_spike_generators: int
+    n_current_generators: int
+    n_connections: int
+
+
+class NestGlifAdapter(Adapter):
+    """GLIF3 networks on NEST ``glif_psc`` (exact integration, NEST's own step semantics)."""
+
+    name = "nest"
+    package = "nest-simulator"
+    description = "NEST glif_psc (GLIF3) and iaf_* point neurons; NEST's own dynamics and delays"
+
+    def __init__(self) -> None:
+        self._recordables: tuple[str, ...] | None = None
+
+    def _import(self) -> None:
+        _import_nest()
+
+    def capabilities(self) -> Capabilities:
+        if self._recordables is None:
+            try:
+                nest_names = set(_import_nest().GetDefaults("glif_psc")["recordables"])
+                self._recordables = tuple(k for k, v in GLIF_RECORDABLE.items() if v in nest_names)
+            except Exception:  # capabilities must answer even when NEST cannot be imported
+                return Capabilities(models=tuple(NEST_MODEL), recordables=("V_m",), knobs=self._knobs())
+        return Capabilities(
+            models=tuple(NEST_MODEL),
+            max_receptors=4,
+            recordables=self._recordables,
+            knobs=self._knobs(),
+            dtypes=("float64",),
+        )
+
+    @staticmethod
+    def _knobs() -> dict[str, tuple]:
+        # The neuron-step knobs are fixed by NEST's glif_psc; the mapping knobs are the adapter's
+        # own choice, so every value is supported (delay_offset_steps: any int >= 0).
+        return {
+            "reset": ("hard_same_step",),
+            "refractory": ("clamp",),
+            "asc": ("nest_exact",),
+            "psc_to_v": ("exact_alpha",),
+            "delay_rounding": KNOB_VALUES["delay_rounding"],
+            "initial_v": KNOB_VALUES["initial_v"],
+        }
+
+    # --- checks that need no NEST kernel -------------------------------------------------------
+
+    def _check(self, spec: NetworkSpec, config: RunConfig) -> None:
+        """Raise NotApplicable / SpecError for what Capabilities.check does not cover."""
+        used = np.unique(spec.node_type)
+        for t in used:
+            model = spec.cells.models[t]
+            if model not in NEST_MODEL:
+                raise NotApplicable(
+                    f"node type {spec.cells.names[t]!r} has model {model!r} (supported: {tuple(NEST_MODEL)})"
+                )
+        rec = config.recorded_ids(spec)
+        if rec.ndim != 1 or (rec.size and (rec.min() < 0 or rec.max() >= spec.n_neurons)):
+            raise SpecError("run config", "record_neurons", f"a 1-d array of neuron ids in [0, {spec.n_neurons - 1}]")
+        non_vm = [v for v in config.record if v != "V_m"]
+        if non_vm and rec.size:
+            models = np.asarray(spec.cells.models, dtype=object)[spec.node_type[rec]]
+            bad = rec[models != "glif3"]
+            if bad.size:
+                raise NotApplicable(
+                    f"{non_vm} are only recordable from glif3 neurons; recorded neuron {bad[0]} "
+                    f"is {models[models != 'glif3'][0]}"
+                )
+
+    # --- build -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _node_params(nest: Any, spec: NetworkSpec, t: int, sem: Semantics) -> tuple[str, dict]:
+        """NEST model name and status dict (NEST units) of node type t, with the initial V_m set."""
+        cells = spec.cells
+        model = cells.models[t]
+        if model == "glif3":
+            params = cells.nest_params(t)
+            v0 = cells.V_reset_mV[t] if sem.initial_v == "v_reset" else cells.E_L_mV[t]
+        else:
+            params = dict(cells.native_params[t])
+            defaults = nest.GetDefaults(NEST_MODEL[model])
+            key = "V_reset" if sem.initial_v == "v_reset" else "E_L"
+            v0 = params.get(key, defaults[key])
+        # The initial_v knob overrides any V_m in the native parameters.
+        params["V_m"] = float(v0)
+        return NEST_MODEL[model], params
+
+    @staticmethod
+    def _connect(
+        nest: Any, pre: np.ndarray, post: np.ndarray, weight: np.ndarray, steps: np.ndarray, dt: float, port: int
+    ) -> int:
+        """One vectorised one_to_one Connect of node-id arrays; delays are whole steps * dt (ms)."""
+        if pre.size == 0:
+            return 0
+        nest.Connect(
+            np.ascontiguousarray(pre, dtype=np.int64),
+            np.ascontiguousarray(post, dtype=np.int64),
+            "one_to_one",
+            syn_spec={
+                "synapse_model": "static_synapse",
+                "weight": np.ascontiguousarray(weight, dtype=float),
+                "delay": np.ascontiguousarray(steps, dtype=float) * dt,
+                "receptor_type": int(port),
+            },
+        )
+        return int(pre.size)
+
+    def _connect_by_port(
+        self,
+        nest: Any,
+        pre_gid: np.ndarray,
+        post: np.ndarray,
+        receptor: np.ndarray,
+        weight: np.ndarray,
+        steps: np.ndarray,
+        is_glif: np.ndarray,
+        gid_of: np.ndarray,
+        n_receptors: int,
+        dt: float,
+    ) -> int:
+        """Connect into glif_psc ports r+1 (one call per receptor) and into iaf_* port 0 (one call)."""
+        glif_post = is_glif[post]
+        n = 0
+        for r in range(n_receptors):
+            m = glif_post & (receptor == r)
+            n += self._connect(nest, pre_gid[m], gid_of[post[m]], weight[m], steps[m], dt, r + 1)
+        m = ~glif_post
+        n += self._connect(nest, pre_gid[m], gid_of[post[m]], weight[m], steps[m], dt, 0)
+        return n
+
+    def build(
+        self,
+        spec: NetworkSpec,
+        trial: FrozenStimulus,
+        config: RunConfig,
+        rec_steps: np.ndarray | None = None,
+        inp_steps: np.ndarray | None = None,
+    ) -> NestBuild:
+        """Reset the NEST kernel and build one trial (a one-trial stimulus) of a validated spec.
+
+        ``rec_steps``/``inp_steps`` are the recurrent/input delays in steps (computed here if None).
+        """
+        nest = _import_nest()
+        self._check(spec, config)
+        dt = float(trial.dt_ms)
+        sem = config.semantics
+        if rec_steps is None:
+            rec_steps = delay_steps(spec.synapses.delay_ms, dt, sem)
+        if inp_steps is None:
+            inp_steps = delay_steps(spec.inputs.delay_ms, dt, sem)
+
+        nest.ResetKernel()
+        nest.verbosity = nest.VerbosityLevel.ERROR
+        nest.SetKernelStatus({"resolution": dt, "local_num_threads": int(config.threads)})
+
+        # Neurons: one Create per node type, so parameters are set in bulk.
+        n = spec.n_neurons
+        gid_of = np.empty(n, dtype=np.int64)
+        order = np.argsort(spec.node_type, kind="stable")
+        types, starts = np.unique(spec.node_type[order], return_index=True)
+        for t, ids in zip(types, np.split(order, starts[1:]), strict=True):
+            model, params = self._node_params(nest, spec, int(t), sem)
+            # A model copy per node type carries the parameters as defaults: ~25x faster than
+            # Create(params=...), which sets every node's status one by one.
+            type_model = f"{model}__snnval_nt{int(t)}"
+            try:
+                nest.CopyModel(model, type_model, params)
+            except Exception as exc:  # NEST names the bad key; say which node type it came from
+                raise SpecError(
+                    f"spec '{spec.name}' cells",
+                    f"node type {spec.cells.names[t]!r} ({model})",
+                    f"parameters NEST accepts: {exc}",
+                ) from exc
+            gid_of[ids] = _node_ids(nest.Create(type_model, int(ids.size)))
+        is_glif = (np.asarray(spec.cells.models, dtype=object) == "glif3")[spec.node_type]
+        all_neurons = nest.NodeCollection(np.sort(gid_of).tolist())
+
+        n_conn = 0
+        syn = spec.synapses
+        n_conn += self._connect_by_port(
+            nest,
+            gid_of[syn.pre],
+            syn.post,
+            syn.receptor,
+            syn.weight_pA,
+            rec_steps,
+            is_glif,
+            gid_of,
+            spec.n_receptors,
+            dt,
+        )
+
+        # External sources: one spike_generator per source with events in this trial.
+        ev = trial.events
+        n_gen = 0
+        if len(ev) and len(spec.inputs):
+            src_gid, n_gen = self._spike_generators(nest, ev, dt, spec.n_sources)
+            inp = spec.inputs
+            has_gen = src_gid[inp.pre] > 0
+            n_conn += self._connect_by_port(
+                nest,
+                src_gid[inp.pre[has_gen]],
+                inp.post[has_gen],
+                inp.receptor[has_gen],
+                inp.weight_pA[has_gen],
+                inp_steps[has_gen],
+                is_glif,
+                gid_of,
+                spec.n_receptors,
+                dt,
+            )
+
+        n_cur = 0
+        if len(trial.currents):
+            n_cur = self._current_generators(nest, trial.currents, dt, gid_of)
+
+        sr = nest.Create("spike_recorder")
+        nest.Connect(all_neurons, sr)
+        rec = config.recorded_ids(spec)
+        mm = None
+        if config.record and rec.size:
+            mm = nest.Create(
+                "multimeter", params={"interval": dt, "record_from": [GLIF_RECORDABLE[v] for v in config.record]}
+            )
+            nest.Connect(mm, nest.NodeCollection(np.unique(gid_of[rec]).tolist()))
+
+        neuron_of_gid = np.full(int(gid_of.max()) + 1, -1, dtype=np.int64)
+        neuron_of_gid[gid_of] = np.arange(n)
+        return NestBuild(gid_of, neuron_of_gid, sr, mm, rec, tuple(config.record), n_gen, n_cur, n_conn)
+
+    @staticmethod
+    def _spike_generators(nest: Any, ev: Events, dt: float, n_sources: int) -> tuple[np.ndarray, int]:
+        """Create one spike_generator per source with events; return (node id per source or 0, count)."""
+        order = np.argsort(ev.source, kind="stable")  # stable: keeps each source's events in step order
+        src = ev.source[order]
+        uniq, starts = np.unique(src, return_index=True)
+        times = np.split((ev.step[order] + 1) * dt, starts[1:])
+        weights = np.split(ev.amplitude[order], starts[1:])
+        gens = nest.Create("spike_generator", int(uniq.size), params={"allow_offgrid_times": False})
+        gens.set(
+            [{"spike_times": t.tolist(), "spike_weights": w.tolist()} for t, w in zip(times, weights, strict=True)]
+        )
+        src_gid = np.zeros(max(n_sources, int(uniq.max()) + 1), dtype=np.int64)
+        src_gid[uniq] = _node_ids(gens)
+        return src_gid, int(uniq.size)
+
+    @staticmethod
+    def _current_generators(nest: Any, cur: CurrentSteps, dt: float, gid_of: np.ndarray) -> int:
+        """One step_current_generator per neuron with current changes, connected with a 1-step delay."""
+        order = np.lexsort((cur.step, cur.neuron))  # stable: among equal (neuron, step) the last given wins
+        neuron, step, amp = cur.neuron[order], cur.step[order], cur.amplitude_pA[order]
+        last = np.ones(neuron.size, dtype=bool)
+        last[:-1] = (neuron[1:] != neuron[:-1]) | (step[1:] != step[:-1])
+        neuron, step, amp = neuron[last], step[last], amp[last]
+        uniq, starts = np.unique(neuron, return_index=True)
+        times = np.split((step + 1) * dt, starts[1:])
+        values = np.split(amp, starts[1:])
+        gens = nest.Create("step_current_generator", int(uniq.size), params={"allow_offgrid_times": False})
+        gens.set(
+            [
+                {"amplitude_times": t.tolist(), "amplitude_values": v.tolist()}
+                for t, v in zip(times, values, strict=True)
+            ]
+        )
+        NestGlifAdapter._connect(
+            nest, _node_ids(gens), gid_of[uniq], np.ones(uniq.size), np.ones(uniq.size, dtype=np.int64), dt, 0
+        )
+        return int(uniq.size)
+
+    # --- run -------------------------------------------------------------------------------------
+
+    def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
+        self._check(spec, config)
+        dt, n_steps, n_trials = float(stimulus.dt_ms), int(stimulus.n_steps), int(stimulus.n_trials)
+        # Delays once, before NEST is touched, so a bad delay is a SpecError with a clean kernel.
+        rec_steps = delay_steps(spec.synapses.delay_ms, dt, config.semantics)
+        inp_steps = delay_steps(spec.inputs.delay_ms, dt, config.semantics)
+        nest = _import_nest()
+        rec = config.recorded_ids(spec)
+        state = {v: np.full((n_trials, n_steps, rec.size), np.nan) for v in config.record}
+        sp_trial, sp_step, sp_neuron = [], [], []
+        build_wall = run_wall = 0.0
+        counts: dict[str, list[int]] = {"n_connections": [], "n_spike_generators": [], "n_current_generators": []}
+        for i in range(n_trials):
+            t0 = time.perf_counter()
+            built = self.build(spec, stimulus.trial(i), config, rec_steps, inp_steps)
+            t1 = time.perf_counter()
+            nest.Simulate(n_steps * dt)
+            t2 = time.perf_counter()
+            nest.Simulate(dt)  # flush: the multimeter delivers the last sample one step late
+            build_wall += t1 - t0
+            run_wall += t2 - t1
+            for key in counts:  # per trial: generators exist only for sources / neurons with input
+                counts[key].append(int(getattr(built, key)))
+            step, neuron = self._spikes(built, dt, n_steps)
+            sp_trial.append(np.full(step.size, i, dtype=np.int64))
+            sp_step.append(step)
+            sp_neuron.append(neuron)
+            for v, arr in self._samples(built, dt, n_steps).items():
+                state[v][i] = arr
+        simulated_s = n_trials * n_steps * dt / 1000.0
+        provenance = {
+            "build_wall_s": build_wall,
+            "run_wall_s": run_wall,
+            "threads": int(config.threads),
+            "nest_version": str(nest.__version__),
+            "realtime_factor": run_wall / simulated_s,
+            **counts,
+        }
+        return RunResult.from_spikes(
+            dt,
+            n_steps,
+            n_trials,
+            np.concatenate(sp_trial),
+            np.concatenate(sp_step),
+            np.concatenate(sp_neuron),
+            rec,
+            state,
+            provenance,
+        )
+
+    @staticmethod
+    def _spikes(built: NestBuild, dt: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spike (step, spec neuron id) arrays; the flush step is dropped."""
+        ev = built.spike_recorder.events
+        step = np.rint(np.asarray(ev["times"], dtype=float) / dt).astype(np.int64) - 1
+        neuron = built.neuron_of_gid[np.asarray(ev["senders"], dtype=np.int64)]
+        keep = step < n_steps
+        return step[keep], neuron[keep]
+
+    @staticmethod
+    def _samples(built: NestBuild, dt: float, n_steps: int) -> dict[str, np.ndarray]:
+        """Recorded state as {var: (n_steps, n_recorded)} in mV / pA; stamp (k+1)*dt -> step k."""
+        if built.multimeter is None:
+            return {v: np.full((n_steps, built.recorded.size), np.nan) for v in built.record}
+        ev = built.multimeter.events
+        step = np.rint(np.asarray(ev["times"], dtype=float) / dt).astype(np.int64) - 1
+        senders = np.asarray(ev["senders"], dtype=np.int64)
+        keep = step < n_steps
+        gids = np.unique(built.gid_of[built.recorded])
+        col = np.searchsorted(gids, senders[keep])
+        wanted = np.searchsorted(gids, built.gid_of[built.recorded])  # handles repeated record ids
+        out = {}
+        for v in built.record:
+            data = np.full((n_steps, gids.size), np.nan)
+            data[step[keep], col] = np.asarray(ev[GLIF_RECORDABLE[v]], dtype=float)[keep]
+            out[v] = data[:, wanted]
+        return out
