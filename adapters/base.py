@@ -45,6 +45,9 @@ class Capabilities:
         for knob, value in config.semantics.knobs().items():
             if knob in self.knobs and value not in self.knobs[knob]:
                 raise NotApplicable(f"knob {knob}={value!r} is not supported (supported: {self.knobs[knob]})")
+        unsupported = sorted(set(spec.cells.models) - set(self.models))
+        if unsupported:
+            raise NotApplicable(f"neuron models {unsupported} are not supported (supported: {self.models})")
         if spec.n_receptors > self.max_receptors:
             raise NotApplicable(f"{spec.n_receptors} receptors > {self.max_receptors}")
         missing = set(config.record) - set(self.recordables)

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Set up snnval in ./.venv from the project's own files, then run the main job or the tests.
+
+    python3 bootstrap.py nightly   # the nightly report on the shipped model and scenarios (quick mode)
+    python3 bootstrap.py test      # the test suite (quick tier), as CI runs it
+
+Needs only Python 3.11 (found as python3.11 or python3). Installs the pinned dependencies
+(pyproject.toml + constraints.txt), and, for the browser test, Debian's chromium when run as
+root with apt-get available. Extra arguments are passed on to `snnval nightly` or `pytest`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+
+
+def _python311() -> str:
+    for name in ("python3.11", "python3"):
+        exe = shutil.which(name)
+        if exe and subprocess.run([exe, "-c", "import sys; assert sys.version_info[:2] == (3, 11)"],
+                                  capture_output=True).returncode == 0:
+            return exe
+    sys.exit("snnval needs Python 3.11 (tensorflow-cpu 2.21, nest-simulator 3.10 and brian2 pins): "
+             "install python3.11 and run this script with it")
+
+
+def _run(cmd: list[str], **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, **kw)
+
+
+def setup() -> None:
+    stamp = VENV / ".snnval-installed"
+    wanted = (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
+    if stamp.exists() and stamp.read_bytes() == wanted:
+        return
+    if not (BIN / "python").exists():
+        _run([_python311(), "-m", "venv", str(VENV)])
+    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", ".[test]"])
+    stamp.write_bytes(wanted)
+
+
+def ensure_browser() -> None:
+    """Install Debian's chromium for the report's browser test where this machine allows it."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("note: no chromium and no root apt-get: the browser test will be skipped", flush=True)
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        _run(["apt-get", "update", "-qq"], env=env)
+        _run(["apt-get", "install", "-y", "-qq", "chromium"], env=env)
+    except subprocess.CalledProcessError as exc:
+        print(f"note: installing chromium failed ({exc}); the browser test will be skipped", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("nightly", "test"):
+        print(__doc__)
+        return 2
+    setup()
+    env = dict(os.environ, PYNEST_QUIET="1", TF_CPP_MIN_LOG_LEVEL="2", PATH=f"{BIN}:{os.environ['PATH']}")
+    if argv[0] == "nightly":
+        cmd = [str(BIN / "snnval"), "nightly", "--quick", *argv[1:]]
+    else:
+        ensure_browser()
+        cmd = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", *argv[1:]]
+    print("+", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
