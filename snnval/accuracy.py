@@ -3,7 +3,7 @@
 Everything here works on plain integer class labels (one per trial) so that any adapter's output can be
 scored the same way. Proportions carry a Wilson score interval rather than the normal ("Wald") interval,
 because nightly quick runs use few trials and accuracies near 0 or 1, where the Wald interval undercovers
-and can leave [0, 1] (Newcombe 1998, Statistics in Medicine 17:857-872, compares eleven methods).
+and can leave [0, 1] (Newcombe 1998, Statistics in Medicine 17:857-872, compares seven methods).
 
 Two simulators scored on the *same* frozen stimuli are paired observations, so they are compared with the
 exact McNemar test on discordant trials, not by checking whether two independent CIs overlap.
