@@ -1,0 +1,708 @@
+"""SONATA point-neuron networks (as written by bmtk's ``NetworkBuilder``) -> NetworkSpec.
+
+Read with h5py and pandas straight from the SONATA files (SONATA specification, AllenInstitute/sonata
+``docs/SONATA_DEVELOPER_GUIDE.md``), the way bmtk's pointnet simulator interprets them
+(``bmtk/simulator/pointnet/sonata_adaptors.py``):
+
+* **Nodes**: ``/nodes/<population>/{node_id, node_type_id, node_group_id, node_group_index}`` plus the
+  node-types CSV (space separated, ``NULL`` for missing) with ``model_type``, ``model_template`` and
+  ``dynamics_params``. A population whose node types are all ``model_type == "virtual"`` is a set of
+  external sources (e.g. LGN); every other population holds neurons, numbered population by population
+  in ascending ``node_id``.
+* **Node models** (``model_template``, bmtk naming ``nest:<NEST model>``):
+
+  - ``nest:glif_psc`` with ``after_spike_currents`` true and ``spike_dependent_threshold`` /
+    ``adapting_threshold`` false (or absent) is GLIF3. ``dynamics_params`` use NEST ``glif_psc`` names and
+    units: ``V_th``, ``E_L``, ``V_reset`` (mV), ``g`` (nS), ``C_m`` (pF), ``t_ref`` (ms), ``asc_decay``
+    (or NEST-2 ``k``, 1/ms), ``asc_amps`` (pA), ``tau_syn`` (ms, one per receptor), optional ``asc_r``.
+    ``nest:glif_lif_asc_psc`` (the NEST 2 name of the same model, used by older Allen files) is GLIF3
+    too. A ``glif_psc`` that sets ``asc_amps`` but leaves ``after_spike_currents`` out is refused: NEST's
+    default is false, which would silently drop the after-spike currents. Other flag combinations
+    (GLIF1/2/4/5) load as the native NEST model ``glif_psc``.
+  - any other ``nest:<model>`` (e.g. ``nest:iaf_psc_alpha``) loads as ``GLIF3Cells.models = <model>`` with
+    its ``dynamics_params`` as ``native_params`` (NEST names and units, passed to NEST unchanged). Its GLIF3
+    columns are placeholders derived from those parameters (``E_L``, ``V_th``, ``V_reset``, ``C_m``,
+    ``t_ref``, ``g = C_m / tau_m``, ``tau_syn = tau_syn_ex``), NEST's iaf defaults where absent.
+  - Allen Cell Types configs (``"type": "GLIF"``, SI units) are refused: convert them first (bmtk's
+    ``glif_utils.convert_aibs2nest``).
+
+  ``dynamics_params``: a ``.json`` file name (looked up in ``components.point_neuron_models_dir`` or
+  ``components_dir``) or an inline dict (bmtk writes a Python dict literal; parsed with
+  :func:`ast.literal_eval`, which cannot execute code). Per-node dynamics parameters (a
+  ``dynamics_params`` group in the nodes file) are refused: the spec holds one parameter set per type.
+* **Edges**: ``/edges/<population>/{source_node_id, target_node_id}`` (attribute ``node_population``),
+  ``edge_type_id``, ``edge_group_id``, ``edge_group_index`` and per-group datasets. Every property is taken
+  from the edge's group dataset if present, else from the edge-types CSV column (as bmtk does):
+
+  - ``weight_pA = syn_weight * nsyns`` (``nsyns`` defaults to 1); a ``weight_function`` is refused (it
+    names user Python code). The unit is whatever the target model takes in NEST: pA for ``glif_psc`` and
+    ``iaf_psc_*``.
+  - ``delay`` in ms (required).
+  - the receptor: edge attribute ``receptor_type``, the NEST receptor port (group dataset, else edge-types
+    CSV column, else the edge type's ``dynamics_params`` JSON, as bmtk hands all three to
+    ``nest.Connect``). For GLIF3 targets the spec receptor is ``receptor_type - 1`` (ports 1..R; port 0
+    is refused, as NEST refuses it); absent means receptor 0 (port 1). NEST-native targets (``iaf_*``) have
+    one port 0 and are excitatory or inhibitory by the weight's sign: their spec receptor is 0, and
+    ``receptor_type`` must be absent or 0.
+  - ``model_template`` must be ``static_synapse`` (or absent): the spec holds static synapses only.
+
+Sources are named ``<population>_<node_id>``. Populations: the ``pop_name`` node-type column
+(``<population>:<pop_name>`` when there is more than one neuron population).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from snnval.errors import SpecError
+from snnval.loaders import LoadedModel, check_array, check_connections, finish_spec, receptor_names
+from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
+
+#: Placeholders for the GLIF3 columns of NEST-native node types: NEST 3.10's iaf_psc_alpha defaults
+#: (mV, pF, ms). Only used where the node type's own parameters do not say; never sent to NEST.
+_IAF_DEFAULTS = {
+    "E_L": -70.0,
+    "V_th": -55.0,
+    "V_reset": -70.0,
+    "C_m": 250.0,
+    "tau_m": 10.0,
+    "t_ref": 2.0,
+    "tau_syn_ex": 2.0,
+}
+
+_GLIF3_REQUIRED = ("V_th", "E_L", "V_reset", "g", "C_m", "t_ref", "asc_amps", "tau_syn")
+#: glif_psc keys that are read, or known to be irrelevant for GLIF3 (anything else is reported as ignored).
+_GLIF3_KNOWN = {
+    *_GLIF3_REQUIRED,
+    "asc_decay",
+    "k",
+    "asc_r",
+    "asc_init",
+    "V_m",
+    "after_spike_currents",
+    "spike_dependent_threshold",
+    "adapting_threshold",
+    "V_dynamics_method",
+}
+
+
+@dataclass
+class _Pop:
+    """One SONATA node population: its sorted node ids and, per node, the spec index (neuron or source)."""
+
+    name: str
+    file: str
+    node_ids: np.ndarray  # ascending
+    type_key: np.ndarray  # per sorted node: index into the global node-type list
+    virtual: bool
+    offset: int = 0  # first spec index (neuron id or source id)
+
+    def index_of(self, ids: np.ndarray, source: str, field_name: str) -> np.ndarray:
+        """Spec indices of SONATA node ids, refusing ids the population does not have."""
+        if ids.size == 0:
+            return ids + self.offset
+        pos = np.minimum(np.searchsorted(self.node_ids, ids), self.node_ids.size - 1)
+        bad = self.node_ids[pos] != ids
+        if np.any(bad):
+            raise SpecError(source, field_name, f"node ids of population '{self.name}' (id {ids[bad][0]} is not one)")
+        return pos + self.offset
+
+
+# --- small readers -----------------------------------------------------------------------------------------
+
+
+def _read_types_csv(path: Path, id_col: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise SpecError(str(path), "path", "an existing SONATA types CSV file")
+    try:
+        df = pd.read_csv(path, sep=" ", na_values=["NULL"], keep_default_na=False, skipinitialspace=True)
+    except Exception as exc:
+        raise SpecError(str(path), "content", f"a space-separated SONATA types table ({exc})") from exc
+    if id_col not in df.columns:
+        raise SpecError(str(path), id_col, "a column of type ids (missing)")
+    if df[id_col].duplicated().any():
+        raise SpecError(str(path), id_col, "unique type ids")
+    return df.set_index(id_col, drop=False)
+
+
+def _cell(df: pd.DataFrame, type_id: int, column: str) -> Any:
+    """A types-table value, None for a missing column or NULL."""
+    if column not in df.columns:
+        return None
+    value = df.at[type_id, column]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _dynamics(value: Any, params_dir: Path | None, csv: Path, field_name: str) -> dict:
+    """``dynamics_params`` of a types-table row: {} when NULL, a JSON file, or an inline dict literal."""
+    if value is None:
+        return {}
+    text = str(value).strip()
+    if text.startswith("{"):
+        try:
+            out = json.loads(text)
+        except json.JSONDecodeError:
+            try:
+                out = ast.literal_eval(text)  # bmtk writes inline dicts as Python literals; literal_eval runs no code
+            except (ValueError, SyntaxError) as exc:
+                raise SpecError(str(csv), field_name, f"a JSON file name or a dict literal ({exc})") from exc
+    else:
+        path = Path(text)
+        if not path.is_absolute():
+            path = (params_dir or csv.parent) / path
+        if not path.is_file():
+            raise SpecError(
+                str(csv),
+                field_name,
+                f"the name of an existing JSON file ({path} not found; set components_dir or the config's components)",
+            )
+        try:
+            out = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise SpecError(str(path), "content", f"a JSON object ({exc})") from exc
+    if not isinstance(out, dict):
+        raise SpecError(str(csv), field_name, f"a dict of parameters, got {type(out).__name__}")
+    return out
+
+
+def _number(value: Any, source: str, field_name: str) -> float:
+    """A finite number from a types-table cell or JSON value (CSV cells may arrive as strings)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SpecError(source, field_name, f"a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise SpecError(source, field_name, f"a finite number, got {value!r}")
+    return number
+
+
+def _h5_int(group: h5py.Group, name: str, source: str, n: int | None = None) -> np.ndarray | None:
+    if name not in group:
+        return None
+    full = f"{group.name}/{name}".lstrip("/")
+    return check_array(group[name][()], source, full, kind="int", shape=(n,) if n is not None else (None,))
+
+
+# --- config ------------------------------------------------------------------------------------------------
+
+
+def _resolve_manifest(manifest: dict, config_dir: Path, source: str) -> dict[str, str]:
+    """SONATA manifest: ``$VAR`` values may use ``${configdir}`` and other manifest variables."""
+    out = {}
+    for key, value in manifest.items():
+        if not isinstance(value, str):
+            raise SpecError(source, f"manifest.{key}", "a string path")
+        out[key if key.startswith("$") else f"${key}"] = value.replace("${configdir}", str(config_dir))
+    for _ in range(len(out)):  # each pass resolves one more level of nesting
+        changed = False
+        for key in out:
+            new = _substitute(out[key], out)
+            changed |= new != out[key]
+            out[key] = new
+        if not changed:
+            break
+    return out
+
+
+def _substitute(text: str, manifest: dict[str, str]) -> str:
+    # Longest names first, so "$BASE_DIR" is not replaced inside "$BASE_DIR2".
+    for key in sorted(manifest, key=len, reverse=True):
+        text = text.replace("${" + key[1:] + "}", manifest[key]).replace(key, manifest[key])
+    return text
+
+
+def _config_paths(config: Path) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]], Path | None, Path | None]:
+    """(node files, edge files, point_neuron_models_dir, synaptic_models_dir) of a SONATA config."""
+    source = str(config)
+    if not config.is_file():
+        raise SpecError(source, "path", "an existing SONATA config (.json)")
+    try:
+        cfg = json.loads(config.read_text())
+    except json.JSONDecodeError as exc:
+        raise SpecError(source, "content", f"a JSON object ({exc})") from exc
+    if not isinstance(cfg, dict):
+        raise SpecError(source, "content", "a JSON object")
+    manifest = _resolve_manifest(cfg.get("manifest", {}), config.parent, source)
+
+    def path(value: Any, where: str) -> Path:
+        if not isinstance(value, str):
+            raise SpecError(source, where, "a path string")
+        p = Path(_substitute(value.replace("${configdir}", str(config.parent)), manifest))
+        return p if p.is_absolute() else config.parent / p
+
+    # A simulation config may point to its circuit config ("network"); follow it.
+    if "networks" not in cfg and isinstance(cfg.get("network"), str):
+        return _config_paths(path(cfg["network"], "network"))
+    nets = cfg.get("networks")
+    if not isinstance(nets, dict) or not isinstance(nets.get("nodes"), list):
+        raise SpecError(source, "networks.nodes", "a list of {nodes_file, node_types_file}")
+    nodes, edges = [], []
+    for i, entry in enumerate(nets["nodes"]):
+        if not isinstance(entry, dict):
+            raise SpecError(source, f"networks.nodes[{i}]", "an object with nodes_file and node_types_file")
+        nodes.append(
+            (
+                path(entry.get("nodes_file"), f"networks.nodes[{i}].nodes_file"),
+                path(entry.get("node_types_file"), f"networks.nodes[{i}].node_types_file"),
+            )
+        )
+    for i, entry in enumerate(nets.get("edges", [])):
+        if not isinstance(entry, dict):
+            raise SpecError(source, f"networks.edges[{i}]", "an object with edges_file and edge_types_file")
+        edges.append(
+            (
+                path(entry.get("edges_file"), f"networks.edges[{i}].edges_file"),
+                path(entry.get("edge_types_file"), f"networks.edges[{i}].edge_types_file"),
+            )
+        )
+    comp = cfg.get("components", {})
+    cell_dir = (
+        path(comp["point_neuron_models_dir"], "components.point_neuron_models_dir")
+        if "point_neuron_models_dir" in comp
+        else None
+    )
+    syn_dir = (
+        path(comp["synaptic_models_dir"], "components.synaptic_models_dir") if "synaptic_models_dir" in comp else None
+    )
+    return nodes, edges, cell_dir, syn_dir
+
+
+# --- node types -> GLIF3Cells rows --------------------------------------------------------------------------
+
+
+def _flag(params: dict, key: str, where: str, csv: str) -> bool | None:
+    if key not in params:
+        return None
+    value = params[key]
+    if not isinstance(value, bool | int) or value not in (0, 1):
+        raise SpecError(csv, f"{where}.{key}", f"true or false, got {value!r}")
+    return bool(value)
+
+
+def _glif3_row(params: dict, where: str, csv: str, notes: list[str]) -> dict:
+    for key in _GLIF3_REQUIRED:
+        if key not in params:
+            raise SpecError(csv, f"{where}.{key}", "a value in NEST glif_psc units (missing)")
+    decay_key = "asc_decay" if "asc_decay" in params else "k"
+    if decay_key not in params:
+        raise SpecError(csv, f"{where}.asc_decay", "2 ASC decay rates in 1/ms (missing)")
+    row = {
+        col: float(check_array(params[key], csv, f"{where}.{key}", shape=()))
+        for key, col in (
+            ("V_th", "V_th_mV"),
+            ("E_L", "E_L_mV"),
+            ("V_reset", "V_reset_mV"),
+            ("g", "g_nS"),
+            ("C_m", "C_m_pF"),
+            ("t_ref", "t_ref_ms"),
+        )
+    }
+    row["asc_decay_per_ms"] = check_array(params[decay_key], csv, f"{where}.{decay_key}", shape=(2,))
+    row["asc_amps_pA"] = check_array(params["asc_amps"], csv, f"{where}.asc_amps", shape=(2,))
+    row["tau_syn_ms"] = check_array(params["tau_syn"], csv, f"{where}.tau_syn", shape=(None,))
+    row["asc_r"] = check_array(params.get("asc_r", [1.0, 1.0]), csv, f"{where}.asc_r", shape=(2,))
+    asc_init = check_array(params.get("asc_init", [0.0, 0.0]), csv, f"{where}.asc_init", shape=(2,))
+    if np.any(asc_init != 0):
+        raise SpecError(csv, f"{where}.asc_init", "[0, 0]: the spec starts every after-spike current at 0")
+    ignored = sorted(set(params) - _GLIF3_KNOWN)
+    if ignored:
+        notes.append(f"{where}: ignored glif_psc keys {ignored}")
+    if "V_m" in params:
+        notes.append(f"{where}: initial V_m ignored (the initial_v semantics knob sets it)")
+    return row
+
+
+def _native_row(params: dict, n_rec: int) -> dict:
+    def get(key: str, default_key: str | None = None) -> float:
+        return float(params.get(key, _IAF_DEFAULTS[default_key or key]))
+
+    c_m = get("C_m")
+    g = float(params["g_L"]) if "g_L" in params else c_m / get("tau_m")
+    return {
+        "V_th_mV": get("V_th"),
+        "E_L_mV": get("E_L"),
+        "V_reset_mV": get("V_reset"),
+        "g_nS": g,
+        "C_m_pF": c_m,
+        "t_ref_ms": get("t_ref"),
+        "asc_decay_per_ms": np.ones(2),
+        "asc_amps_pA": np.zeros(2),
+        "tau_syn_ms": np.full(n_rec, get("tau_syn_ex")),
+        "asc_r": np.ones(2),
+    }
+
+
+def _classify(template: Any, params: dict, where: str, csv: str) -> str:
+    """'glif3' or the NEST model name of a neuron node type."""
+    if not isinstance(template, str) or ":" not in template:
+        raise SpecError(csv, f"{where}.model_template", f"'nest:<model>' (e.g. nest:glif_psc), got {template!r}")
+    schema, model = template.split(":", 1)
+    if schema != "nest":
+        raise SpecError(
+            csv, f"{where}.model_template", f"a NEST point-neuron template 'nest:<model>', got {template!r}"
+        )
+    if params.get("type") == "GLIF" or "coeffs" in params:
+        raise SpecError(
+            csv,
+            f"{where}.dynamics_params",
+            "NEST glif_psc parameters; this is an Allen Cell Types "
+            "config in SI units: convert it first (bmtk glif_utils.convert_aibs2nest)",
+        )
+    if model == "glif_lif_asc_psc":
+        return "glif3"
+    if model == "glif_psc":
+        asc = _flag(params, "after_spike_currents", where, csv)
+        sdt = _flag(params, "spike_dependent_threshold", where, csv)
+        at = _flag(params, "adapting_threshold", where, csv)
+        if asc is None and "asc_amps" in params:
+            raise SpecError(
+                csv,
+                f"{where}.after_spike_currents",
+                "true for GLIF3 (NEST's default is false, which "
+                "would silently drop the after-spike currents): set the three mechanism flags",
+            )
+        if asc and not sdt and not at:
+            return "glif3"
+    return model
+
+
+# --- the loader ---------------------------------------------------------------------------------------------
+
+
+def load_sonata(
+    config: str | Path | None = None,
+    *,
+    nodes: Sequence[tuple[str | Path, str | Path]] = (),
+    edges: Sequence[tuple[str | Path, str | Path]] = (),
+    components_dir: str | Path | None = None,
+    name: str | None = None,
+) -> LoadedModel:
+    """Load a SONATA network: from a circuit (or simulation) ``config`` JSON, or from explicit file pairs.
+
+    ``nodes``/``edges``: ``(h5 file, types CSV)`` pairs, used when ``config`` is None.
+    ``components_dir``: where ``dynamics_params`` JSON files live (overrides the config's components).
+    Conventions (node models, weights, delays, receptors) are in the module docstring.
+    """
+    if config is not None:
+        node_files, edge_files, cell_dir, syn_dir = _config_paths(Path(config))
+        label = str(config)
+    else:
+        node_files = [(Path(a), Path(b)) for a, b in nodes]
+        edge_files = [(Path(a), Path(b)) for a, b in edges]
+        cell_dir = syn_dir = None
+        label = str(node_files[0][0]) if node_files else "sonata"
+    if components_dir is not None:
+        cell_dir = syn_dir = Path(components_dir)
+    if not node_files:
+        raise SpecError(label, "nodes", "at least one (nodes.h5, node_types.csv) pair")
+    notes: list[str] = []
+
+    # Node populations and the node types their nodes use.
+    pops: list[_Pop] = []
+    type_keys: dict[tuple[str, int], int] = {}  # (csv, node_type_id) -> index in type_info
+    type_info: list[tuple[str, int, dict, str, Any]] = []  # (csv, id, params, model, pop_name)
+    for h5_path, csv_path in node_files:
+        src = str(h5_path)
+        types = _read_types_csv(csv_path, "node_type_id")
+        if not h5_path.is_file() or not h5py.is_hdf5(h5_path):
+            raise SpecError(src, "path", "an existing SONATA nodes HDF5 file")
+        with h5py.File(h5_path, "r") as f:
+            if "nodes" not in f or not len(f["nodes"]):
+                raise SpecError(src, "nodes", "a group with one subgroup per node population")
+            for pop_name in sorted(f["nodes"]):
+                g = f["nodes"][pop_name]
+                ntid = _h5_int(g, "node_type_id", src)
+                if ntid is None:
+                    raise SpecError(src, f"nodes/{pop_name}/node_type_id", "a node type per node (missing)")
+                n = ntid.size
+                nid = _h5_int(g, "node_id", src, n)
+                nid = np.arange(n) if nid is None else nid
+                if np.unique(nid).size != n:
+                    raise SpecError(src, f"nodes/{pop_name}/node_id", "unique node ids")
+                for key in g:
+                    if isinstance(g[key], h5py.Group) and "dynamics_params" in g[key]:
+                        raise SpecError(
+                            src,
+                            f"nodes/{pop_name}/{key}/dynamics_params",
+                            "no per-node dynamics parameters (the spec holds one set per node type)",
+                        )
+                missing = np.setdiff1d(np.unique(ntid), types.index.to_numpy())
+                if missing.size:
+                    raise SpecError(
+                        src,
+                        f"nodes/{pop_name}/node_type_id",
+                        f"ids listed in {csv_path} (node type {missing[0]} is not)",
+                    )
+                uniq = np.unique(ntid)
+                mtypes = {int(t): _cell(types, int(t), "model_type") for t in uniq}
+                virtual = [m == "virtual" for m in mtypes.values()]
+                if any(virtual) and not all(virtual):
+                    raise SpecError(str(csv_path), "model_type", f"population '{pop_name}' all virtual or none")
+                keys = np.empty(uniq.size, dtype=np.int64)
+                for j, t in enumerate(uniq):
+                    t = int(t)
+                    key = (str(csv_path), t)
+                    if key not in type_keys:
+                        where = f"node_type {t}"
+                        if virtual[0]:
+                            info = (str(csv_path), t, {}, "virtual", None)
+                        else:
+                            params = _dynamics(
+                                _cell(types, t, "dynamics_params"), cell_dir, csv_path, f"{where}.dynamics_params"
+                            )
+                            model = _classify(_cell(types, t, "model_template"), params, where, str(csv_path))
+                            info = (str(csv_path), t, params, model, _cell(types, t, "pop_name"))
+                        type_keys[key] = len(type_info)
+                        type_info.append(info)
+                    keys[j] = type_keys[key]
+                order = np.argsort(nid, kind="stable")
+                pops.append(_Pop(pop_name, src, nid[order], keys[np.searchsorted(uniq, ntid[order])], virtual[0]))
+    if len({p.name for p in pops}) != len(pops):
+        raise SpecError(label, "nodes", "unique population names across node files")
+
+    neuron_pops = [p for p in pops if not p.virtual]
+    if not neuron_pops:
+        raise SpecError(label, "nodes", "at least one population of neurons (all are virtual)")
+    offset = 0
+    for p in neuron_pops:
+        p.offset, offset = offset, offset + p.node_ids.size
+    n = offset
+    n_src = 0
+    source_names: list[str] = []
+    for p in pops:
+        if p.virtual:
+            p.offset, n_src = n_src, n_src + p.node_ids.size
+            source_names += [f"{p.name}_{i}" for i in p.node_ids]
+
+    # GLIF3Cells: one row per node type that neurons use, in order of first use.
+    used = np.unique(np.concatenate([p.type_key for p in neuron_pops]))
+    row_of = {int(k): i for i, k in enumerate(used)}
+    models = [type_info[k][3] for k in used]
+    glif_taus = {
+        len(type_info[k][2]["tau_syn"])
+        for k in used
+        if type_info[k][3] == "glif3" and isinstance(type_info[k][2].get("tau_syn"), list | tuple)
+    }
+    if len(glif_taus) > 1:
+        raise SpecError(label, "tau_syn", f"the same number of receptors in every GLIF3 node type, got {glif_taus}")
+    n_rec = glif_taus.pop() if glif_taus else 1
+    rows, names, native = [], [], []
+    for k in used:
+        csv, t, params, model, pop_name = type_info[k]
+        where = f"node_type {t}.dynamics_params"
+        if model == "glif3":
+            rows.append(_glif3_row(params, where, csv, notes))
+            native.append({})
+        else:
+            rows.append(_native_row(params, n_rec))
+            native.append(dict(params))
+        names.append(f"{t}:{pop_name}" if pop_name is not None else str(t))
+    cells = GLIF3Cells(
+        **{col: np.array([r[col] for r in rows], dtype=float) for col in rows[0]},
+        names=tuple(names),
+        models=tuple(models),
+        native_params=tuple(native),
+    )
+    node_type = np.concatenate([np.array([row_of[int(k)] for k in p.type_key], dtype=np.int64) for p in neuron_pops])
+    is_glif = (np.array(models) == "glif3")[node_type]
+
+    # Edges.
+    pop_by_name = {p.name: p for p in pops}
+    rec_parts, inp_parts = [], []
+    for h5_path, csv_path in edge_files:
+        src = str(h5_path)
+        types = _read_types_csv(csv_path, "edge_type_id")
+        if not h5_path.is_file() or not h5py.is_hdf5(h5_path):
+            raise SpecError(src, "path", "an existing SONATA edges HDF5 file")
+        with h5py.File(h5_path, "r") as f:
+            if "edges" not in f:
+                raise SpecError(src, "edges", "a group with one subgroup per edge population")
+            for epop in sorted(f["edges"]):
+                g = f["edges"][epop]
+                base = f"edges/{epop}"
+                ends = {}
+                for end in ("source_node_id", "target_node_id"):
+                    ids = _h5_int(g, end, src)
+                    if ids is None:
+                        raise SpecError(src, f"{base}/{end}", "a node id per edge (missing)")
+                    pop = g[end].attrs.get("node_population")
+                    pop = pop.decode() if isinstance(pop, bytes) else pop
+                    if pop not in pop_by_name:
+                        raise SpecError(
+                            src,
+                            f"{base}/{end}.attrs['node_population']",
+                            f"one of the node populations {sorted(pop_by_name)}, got {pop!r}",
+                        )
+                    ends[end] = (ids, pop_by_name[pop])
+                (sid, spop), (tid, tpop) = ends["source_node_id"], ends["target_node_id"]
+                m = sid.size
+                if tid.size != m:
+                    raise SpecError(src, f"{base}/target_node_id", f"length {m} (same as source_node_id)")
+                if tpop.virtual:
+                    raise SpecError(src, f"{base}/target_node_id", f"a neuron population, not virtual '{tpop.name}'")
+                pre = spop.index_of(sid, src, f"{base}/source_node_id")
+                post = tpop.index_of(tid, src, f"{base}/target_node_id")
+                etid = _h5_int(g, "edge_type_id", src, m)
+                if etid is None:
+                    raise SpecError(src, f"{base}/edge_type_id", "an edge type per edge (missing)")
+                missing = np.setdiff1d(np.unique(etid), types.index.to_numpy())
+                if missing.size:
+                    raise SpecError(src, f"{base}/edge_type_id", f"ids listed in {csv_path} (type {missing[0]} is not)")
+                prop = _edge_properties(g, base, src, m, etid, types, csv_path, syn_dir)
+                weight = prop["syn_weight"] * prop["nsyns"]
+                port = prop["receptor_type"]
+                glif_t = is_glif[post]
+                receptor = np.zeros(m, dtype=np.int64)
+                has = ~np.isnan(port)
+                if np.any(has & glif_t & (port != np.round(port))):
+                    raise SpecError(src, f"{base}/receptor_type", "integer NEST receptor ports")
+                receptor[glif_t & has] = port[glif_t & has].astype(np.int64) - 1
+                bad_native = has & ~glif_t & (port != 0)
+                if np.any(bad_native):
+                    raise SpecError(
+                        src,
+                        f"{base}/receptor_type",
+                        "absent or 0 for edges onto NEST-native (iaf_*) "
+                        f"targets, whose only port is 0 (found {port[bad_native][0]:g})",
+                    )
+                check_connections(
+                    pre,
+                    post,
+                    receptor,
+                    n_pre=n_src if spop.virtual else n,
+                    n_post=n,
+                    n_receptors=n_rec,
+                    source=src,
+                    fields=(f"{base}/source_node_id", f"{base}/target_node_id", f"{base}/receptor_type"),
+                    receptor_base=1,
+                )
+                part = (pre, post, receptor, weight, prop["delay"])
+                (inp_parts if spop.virtual else rec_parts).append(part)
+
+    def synapses(parts: list) -> Synapses:
+        if not parts:
+            return Synapses.empty()
+        return Synapses(*(np.concatenate(c) for c in zip(*parts, strict=True)))
+
+    populations: dict[str, np.ndarray] = {}
+    for p in neuron_pops:
+        pop_name_of = {int(k): type_info[k][4] for k in np.unique(p.type_key)}
+        for pn in sorted({str(v) for v in pop_name_of.values() if v is not None}):
+            keys = [k for k, v in pop_name_of.items() if v is not None and str(v) == pn]
+            key = pn if len(neuron_pops) == 1 else f"{p.name}:{pn}"
+            populations[key] = p.offset + np.flatnonzero(np.isin(p.type_key, keys))
+
+    spec = NetworkSpec(
+        name=name or (Path(config).stem if config is not None else "sonata"),
+        cells=cells,
+        node_type=node_type,
+        synapses=synapses(rec_parts),
+        n_sources=n_src,
+        inputs=synapses(inp_parts),
+        source_names=tuple(source_names),
+        populations=populations,
+        receptor_names=receptor_names(n_rec),
+    )
+    spec = finish_spec(spec, label)
+    report = {
+        "n_neurons": n,
+        "n_sources": n_src,
+        "n_synapses": len(spec.synapses),
+        "n_input_synapses": len(spec.inputs),
+        "node_types_by_model": {m: models.count(m) for m in sorted(set(models))},
+        "notes": notes,
+    }
+    metadata = {
+        "loader": "sonata",
+        "config": None if config is None else str(config),
+        "nodes": [[str(a), str(b)] for a, b in node_files],
+        "edges": [[str(a), str(b)] for a, b in edge_files],
+    }
+    return LoadedModel(spec, None, metadata, report)
+
+
+def _edge_properties(
+    g: h5py.Group, base: str, src: str, m: int, etid: np.ndarray, types: pd.DataFrame, csv: Path, syn_dir: Path | None
+) -> dict[str, np.ndarray]:
+    """Per-edge syn_weight, nsyns, delay, receptor_type (NaN where absent), group dataset over type column."""
+    gid = _h5_int(g, "edge_group_id", src, m)
+    gidx = _h5_int(g, "edge_group_index", src, m)
+    groups = {k: g[k] for k in g if isinstance(g[k], h5py.Group) and re.fullmatch(r"\d+", k)}
+    if gid is None or gidx is None:
+        if len(groups) > 1:
+            raise SpecError(src, f"{base}/edge_group_id", "edge_group_id and edge_group_index (several groups)")
+        gid = np.full(m, int(next(iter(groups))) if groups else 0)
+        gidx = np.arange(m)
+    uniq_types = np.unique(etid)
+    type_pos = np.searchsorted(uniq_types, etid)
+    out: dict[str, np.ndarray] = {}
+    for key, default in (("syn_weight", None), ("nsyns", 1.0), ("delay", None), ("receptor_type", np.nan)):
+        arr = np.full(m, np.nan)
+        have = np.zeros(m, dtype=bool)  # NaN is a value to refuse, not "absent": track presence separately
+        for gname, grp in groups.items():
+            if key in grp:
+                mask = gid == int(gname)
+                values = check_array(grp[key][()], src, f"{base}/{gname}/{key}", shape=(None,))
+                idx = gidx[mask]
+                if idx.size and (idx.min() < 0 or idx.max() >= values.size):
+                    raise SpecError(src, f"{base}/edge_group_index", f"indices into {base}/{gname}/{key}")
+                arr[mask] = values[idx]
+                have |= mask
+        if not np.all(have):
+            per_type = np.full(uniq_types.size, np.nan)
+            type_has = np.zeros(uniq_types.size, dtype=bool)
+            for j, t in enumerate(uniq_types):
+                value = _cell(types, int(t), key)
+                if value is None and key == "receptor_type":
+                    dyn = _dynamics(
+                        _cell(types, int(t), "dynamics_params"), syn_dir, csv, f"edge_type {t}.dynamics_params"
+                    )
+                    value = dyn.get("receptor_type")
+                if value is not None:
+                    per_type[j] = _number(value, str(csv), f"edge_type {t}.{key}")
+                    type_has[j] = True
+            todo = ~have
+            arr[todo] = per_type[type_pos[todo]]
+            have[todo] = type_has[type_pos[todo]]
+        if not np.all(have):
+            if default is None:
+                t = int(etid[np.flatnonzero(~have)[0]])
+                raise SpecError(
+                    str(csv),
+                    f"edge_type {t}.{key}",
+                    f"a {key} per edge (in {base}/<group>/{key} or this CSV column; missing)",
+                )
+            arr[~have] = default
+        out[key] = arr
+    for t in uniq_types:
+        if _cell(types, int(t), "weight_function") is not None:
+            raise SpecError(
+                str(csv),
+                f"edge_type {t}.weight_function",
+                "none: a weight_function names user Python "
+                "code, which this loader does not run; store syn_weight per edge instead",
+            )
+        template = _cell(types, int(t), "model_template")
+        if template is not None and str(template).removeprefix("nest:") != "static_synapse":
+            raise SpecError(str(csv), f"edge_type {t}.model_template", f"static_synapse, got {template!r}")
+    if np.any(out["delay"] < 0):
+        raise SpecError(src, f"{base}/delay", "delays >= 0 ms")
+    if np.any(out["nsyns"] < 0):
+        raise SpecError(src, f"{base}/nsyns", "synapse counts >= 0")
+    return out
+
+
+__all__ = ["load_sonata"]
