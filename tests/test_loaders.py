@@ -710,6 +710,20 @@ def test_model_h5_malformed_fields(tmp_path, edit, field, expected):
     assert err.source.startswith(str(path)) and err.field == field and expected in err.expected, str(err)
 
 
+def test_model_h5_corruption_is_detected(tmp_path):
+    """A flipped byte inside a dataset fails its Fletcher-32 checksum: an error, not wrong weights."""
+    spec, _ = _model_spec()
+    path = save_model(tmp_path / "m.h5", spec)
+    with h5py.File(path, "r") as f:
+        offset = f["recurrent/weight_pA"].id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[offset + 5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(SpecError) as info:
+        load_model(path)
+    assert info.value.field == "recurrent/weight_pA" and "readable" in info.value.expected
+
+
 def _replace(f: h5py.File, name: str, value, unit: str | None = None) -> None:
     old = f[name][()]
     del f[name]
@@ -980,6 +994,12 @@ def test_sonata_malformed(tmp_path, case, field, expected):
     err = info.value
     assert field in err.field and expected in err.expected, str(err)
     assert err.source.endswith((".csv", ".h5", ".json")) or str(tmp_path) in err.source
+
+
+def test_readout_window_matches_accuracy_module():
+    from snnval import accuracy, loaders
+
+    assert loaders.TF_READOUT_WINDOW_MS == accuracy.TF_READOUT_WINDOW_MS
 
 
 def test_load_model_file_rejects_unknown_content(tmp_path):

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from snnval.accuracy import TF_READOUT_WINDOW_MS
 from snnval.errors import SpecError
 from snnval.spec import V1_RECEPTORS, NetworkSpec
 
@@ -35,6 +34,7 @@ __all__ = [
     "LoadedModel",
     "Readout",
     "READOUT_RULE",
+    "TF_READOUT_WINDOW_MS",
     "check_array",
     "check_connections",
     "check_ids",
@@ -43,6 +43,11 @@ __all__ = [
     "read_h5_array",
     "receptor_names",
 ]
+
+#: Readout window of the TF Billeh MNIST model, [start, stop) ms. Same value as
+#: :data:`snnval.accuracy.TF_READOUT_WINDOW_MS` (a test keeps them equal); not imported from there because
+#: that module pulls in scipy.stats (~1.5 s), which every loader import would then pay.
+TF_READOUT_WINDOW_MS = (150.0, 200.0)
 
 #: The one prediction rule the suite knows: the class whose pool fired most spikes in the window,
 #: ties to the lowest class (:func:`snnval.accuracy.predict_from_pool_counts`).

@@ -30,8 +30,9 @@ Where the fact sheet is silent, these assumptions were taken from the port's pub
 * ``recurrent/delays`` are ``load_sparse``'s delays paired with its *sorted* indices, i.e. the delays TF
   actually ran (its sort bug included), in ms before TF's clip/round.
 * The ``c3.py`` variant wrote the checkpoint's raw column ``src + N*(delay_steps-1)`` as
-  ``recurrent/sources`` (values >= N). Such sources are decoded (``src = col % N``, delay
-  ``(col // N + 1) * dt``) and the report says so; the ``delays`` dataset is then ignored.
+  ``recurrent/sources`` (values >= N). Such sources (all below ``N * 5 ms / dt``, TF's largest delay)
+  are decoded (``src = col % N``, delay ``(col // N + 1) * dt``) and the report says so; the ``delays``
+  dataset is then ignored. Larger values are refused as bad source ids.
 * Background weights also appear as ``background/weights`` (``c3.py``), (N, R) or flat (N*R,).
 * ``readout/neuron_ids`` is flat, C pools of k neurons (``n_output`` attribute, else 10 classes).
 * Input and background delays: one step (``dt_ms``), as for :mod:`snnval.loaders.tf_pickle`.
@@ -56,6 +57,7 @@ from snnval.loaders import (
     receptor_names,
 )
 from snnval.loaders.tf_pickle import tf_input_synapses
+from snnval.semantics import TF_MAX_DELAY_MS
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
 from snnval.units import bkg_tf_to_pA, weight_tf_to_pA
 
@@ -153,6 +155,8 @@ def load_desplit(
                 raise SpecError(source, group, "a group of the desplit layout (missing)")
         node_type = read_h5_array(f["neurons"], "node_type_ids", source, kind="int", shape=(None,))
         n = node_type.shape[0]
+        if n == 0:
+            raise SpecError(source, "neurons/node_type_ids", "at least one neuron")
         cells = _read_cells(f, source)
         n_rec = cells.tau_syn_ms.shape[1]
         if node_type.min() < 0 or node_type.max() >= cells.n_types:
@@ -173,8 +177,10 @@ def load_desplit(
         rec = read_h5_array(rg, "receptor_types", source, kind="int", shape=(m,))
         w_tf = read_h5_array(rg, "weights", source, shape=(m,))
         delay = read_h5_array(rg, "delays", source, shape=(m,))
-        if m and pre.min() >= 0 and pre.max() >= n:
+        max_steps = int(np.round(TF_MAX_DELAY_MS / dt_ms))
+        if m and pre.min() >= 0 and n <= pre.max() < n * max_steps:
             # c3.py wrote the checkpoint column src + N*(delay_steps-1); decode it (see module docstring).
+            # Columns beyond TF's largest delay cannot come from it and are left to be refused as bad ids.
             n_enc = int(np.count_nonzero(pre >= n))
             delay = (pre // n + 1) * dt_ms
             pre = pre % n

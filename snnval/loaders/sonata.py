@@ -487,9 +487,10 @@ def load_sonata(
             p.offset, n_src = n_src, n_src + p.node_ids.size
             source_names += [f"{p.name}_{i}" for i in p.node_ids]
 
-    # GLIF3Cells: one row per node type that neurons use, in order of first use.
+    # GLIF3Cells: one row per node type that neurons use (in order of their type_info index).
     used = np.unique(np.concatenate([p.type_key for p in neuron_pops]))
-    row_of = {int(k): i for i, k in enumerate(used)}
+    row_of = np.full(len(type_info), -1, dtype=np.int64)  # type_info index -> GLIF3Cells row
+    row_of[used] = np.arange(used.size)
     models = [type_info[k][3] for k in used]
     glif_taus = {
         len(type_info[k][2]["tau_syn"])
@@ -516,7 +517,7 @@ def load_sonata(
         models=tuple(models),
         native_params=tuple(native),
     )
-    node_type = np.concatenate([np.array([row_of[int(k)] for k in p.type_key], dtype=np.int64) for p in neuron_pops])
+    node_type = np.concatenate([row_of[p.type_key] for p in neuron_pops])
     is_glif = (np.array(models) == "glif3")[node_type]
 
     # Edges.

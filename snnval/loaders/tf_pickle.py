@@ -112,7 +112,7 @@ def _unpickle(path: Path) -> Any:
 
 def _get(mapping: Any, key: str, source: str, where: str, expected: str) -> Any:
     if not isinstance(mapping, Mapping):
-        raise SpecError(source, where, f"a dict with key {key!r}, got {type(mapping).__name__}")
+        raise SpecError(source, where or "<top level>", f"a dict with key {key!r}, got {type(mapping).__name__}")
     if key not in mapping:
         raise SpecError(source, f"{where}.{key}" if where else key, f"{expected} (missing)")
     return mapping[key]
@@ -128,7 +128,7 @@ def _list(value: Any, source: str, where: str, expected: str) -> list:
 
 
 def _read_nodes(nodes: list, source: str) -> tuple[GLIF3Cells, np.ndarray]:
-    """GLIF3 table (one row per pkl node type) and node type per bmtk id (-1 for ids no type claims)."""
+    """GLIF3 table (one row per pkl node type) and the node type of every bmtk id 0..n-1."""
     if not nodes:
         raise SpecError(source, "nodes", "a non-empty list of node types")
     cols: dict[str, list] = {f: [] for f in (*_SCALAR_PARAMS.values(), "asc_decay_per_ms", "asc_amps_pA", "tau_syn_ms")}
@@ -407,9 +407,9 @@ def load_tf_model(
     pre, post, rec, w_pA, delay = tf_of_bmtk[src_b[keep]], tf_of_bmtk[tgt_b[keep]], rec[keep], w_pA[keep], delay[keep]
 
     # Inputs: [LGN, BKG] populations, each (nodes, edges).
-    pops = _list(inp, inp_src, "", "a list [LGN, BKG] of (nodes, edges) populations")
+    pops = _list(inp, inp_src, "<top level>", "a list [LGN, BKG] of (nodes, edges) populations")
     if not 1 <= len(pops) <= 2:
-        raise SpecError(inp_src, "", f"a list [LGN] or [LGN, BKG] of populations, got {len(pops)} entries")
+        raise SpecError(inp_src, "<top level>", f"a list [LGN] or [LGN, BKG] of populations, got {len(pops)} entries")
     parsed = []
     for p, pop in enumerate(pops):
         pair = _list(pop, inp_src, f"[{p}]", "a (nodes, edges) pair")
