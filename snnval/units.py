@@ -254,9 +254,7 @@ def cells_to_spinnaker_glif3(cells: GLIF3Cells, i_offset_pA: ArrayLike = 0.0) ->
     """
     c = cells.validated()
     if c.n_receptors != 4:
-        raise NotApplicable(
-            f"SpiNNaker GLIF3Curr has exactly 4 receptors (tau_syn_0..3); the spec has {c.n_receptors}"
-        )
+        raise NotApplicable(f"SpiNNaker GLIF3Curr has exactly 4 receptors (tau_syn_0..3); the spec has {c.n_receptors}")
     glif3_rows = np.array([m == "glif3" for m in c.models], dtype=bool)
     asc_r_not_one = glif3_rows[:, None] & (c.asc_r_or_ones != 1.0)
     if np.any(asc_r_not_one):
