@@ -29,6 +29,9 @@ from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN kernels may change the order of float additions from run to run; the reference must be
+# deterministic (same seed, same numbers), so they stay off unless the user asks for them.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 #: Pseudo-derivative dampening of the TF training code (Bellec et al. 2018).
 DAMPENING_FACTOR = 0.3

@@ -29,7 +29,6 @@ import datetime as _dt
 import json
 import os
 import subprocess
-import tempfile
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ import numpy as np
 
 import snnval
 from adapters.base import RECORDABLE_UNITS, RunResult
+from snnval.atomic import atomic_path
 from snnval.errors import SnnvalError, SpecError, StaleGolden
 
 FORMAT = "snnval-golden"
@@ -197,20 +197,6 @@ def _write_result(group: h5py.Group, key: str, r: RunResult) -> None:
         ds.attrs["units"] = RECORDABLE_UNITS.get(var, "unknown")
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not possible on every platform, so best effort.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_golden(
     path: str | os.PathLike,
     results: Mapping[str, RunResult],
@@ -285,23 +271,11 @@ def _root_attrs(results: Mapping[str, RunResult], spec_hash: str, provenance: di
 
 
 def _write_atomically(path: Path, results, spec_hash: str, provenance: dict, empty_reason: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update(_root_attrs(results, spec_hash, provenance, empty_reason))
-            group = f.create_group("results")
-            for key, r in results.items():
-                _write_result(group.create_group(_group_name(key)), key, r)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(directory)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update(_root_attrs(results, spec_hash, provenance, empty_reason))
+        group = f.create_group("results")
+        for key, r in results.items():
+            _write_result(group.create_group(_group_name(key)), key, r)
 
 
 # --------------------------------------------------------------------------------------------

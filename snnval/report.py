@@ -63,7 +63,6 @@ import html.parser
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date as _date
@@ -75,6 +74,7 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
+from snnval.atomic import atomic_path, write_text_atomically
 from snnval.errors import SnnvalError, SpecError
 
 SCHEMA_VERSION = 1
@@ -635,8 +635,8 @@ def build_report(
     )
     _check_page(page, out_dir)
 
-    _atomic_write_text(out_dir / "results.json", json.dumps(data, indent=1, allow_nan=False) + "\n")
-    _atomic_write_text(out_dir / "index.html", page)
+    write_text_atomically(out_dir / "results.json", json.dumps(data, indent=1, allow_nan=False) + "\n")
+    write_text_atomically(out_dir / "index.html", page)
     _append_history(history_path, record)
     return out_dir / "index.html"
 
@@ -659,21 +659,6 @@ def _template_env(template_dir: Path):
     env.filters["pct"] = _pct
     env.filters["num"] = _num
     return env, (template_dir / "style.css").read_text(encoding="utf-8")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory + os.replace: readers see old or new, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a published report must be readable by the web server
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -786,9 +771,8 @@ _RC = {"font.size": 9, "axes.titlesize": 10, "axes.spines.top": False, "axes.spi
 
 def _save(fig: Figure, path: Path) -> None:
     # Temp + replace so a reader of an existing report never sees a truncated PNG.
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
 
 
 def _colours(names: Iterable[str]) -> dict[str, str]:

@@ -35,6 +35,8 @@ class Scenario:
     min_spikes: int = 1
     tiers: tuple[str, ...] = ("quick", "nightly")
     seed: int = 0
+    #: neurons whose traces the golden file keeps (None: all); spikes are always kept for all
+    golden_neurons: tuple[int, ...] | None = None
     tags: dict = field(default_factory=dict)
 
     def build(self, dt_ms: float) -> tuple[NetworkSpec, FrozenStimulus]:
@@ -221,6 +223,7 @@ SCENARIOS: dict[str, Scenario] = {
             _network_stimulus,
             record=("V_m",),
             min_spikes=500,
+            golden_neurons=tuple(range(0, 12)) + tuple(range(N_EXC, N_EXC + 8)),
         ),
     )
 }
