@@ -74,11 +74,19 @@ class Semantics:
             value = getattr(self, knob)
             if value not in allowed:
                 raise SpecError(f"semantics '{self.name}'", knob, f"one of {allowed}, got {value!r}")
-        if not isinstance(self.delay_offset_steps, (int, np.integer)) or self.delay_offset_steps < 0:
+        offset = self.delay_offset_steps
+        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
             raise SpecError(f"semantics '{self.name}'", "delay_offset_steps", "an integer >= 0")
 
     def with_knobs(self, **changes) -> Semantics:
         """A copy with some knobs changed, named after the profile and the change."""
+        unknown = set(changes) - set(KNOB_VALUES) - set(INT_KNOBS)
+        if unknown:
+            raise SpecError(
+                f"semantics '{self.name}'",
+                sorted(unknown)[0],
+                f"a knob name, one of {sorted(KNOB_VALUES) + list(INT_KNOBS)}",
+            )
         label = ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
         return replace(self, **changes, name=f"{self.name}+{label}" if label else self.name)
 
@@ -137,15 +145,21 @@ def delay_steps(delay_ms: np.ndarray, dt_ms: float, semantics: Semantics) -> np.
     ``np.round`` (half to even) to ``delay / dt``.
     """
     delay_ms = np.asarray(delay_ms, dtype=float)
+    if not np.all(np.isfinite(delay_ms)):
+        bad = np.flatnonzero(~np.isfinite(delay_ms.ravel()))[0]
+        raise SpecError("synapses", "delay_ms", f"finite delays (element {bad} is {delay_ms.ravel()[bad]})")
     if semantics.delay_rounding == "nest_half_up":
-        step_tics = int(_tics(dt_ms))
-        steps = (2 * _tics(delay_ms) + step_tics) // (2 * step_tics)
+        # NEST: floor(delay / h + 0.5) on the delay as given (not first rounded to tics)
+        steps_per_ms = NEST_TICS_PER_MS / float(_tics(dt_ms))
+        steps = np.floor(delay_ms * steps_per_ms + 0.5).astype(np.int64)
     else:
         clipped = np.clip(delay_ms, dt_ms, TF_MAX_DELAY_MS)
         steps = np.round(clipped / dt_ms).astype(np.int64)
     if steps.size and steps.min() < 1:
-        bad = np.flatnonzero(steps < 1)[0]
-        raise SpecError("synapses", "delay_ms", f"delays >= dt = {dt_ms} ms (element {bad} is {delay_ms[bad]} ms)")
+        bad = np.flatnonzero(steps.ravel() < 1)[0]
+        raise SpecError(
+            "synapses", "delay_ms", f"delays >= dt = {dt_ms} ms (element {bad} is {delay_ms.ravel()[bad]} ms)"
+        )
     return steps + int(semantics.delay_offset_steps)
 
 

@@ -24,8 +24,13 @@ V1_RECEPTORS = ("e_to_e", "i_to_e", "e_to_i", "i_to_i")
 
 
 def _as_array(value, dtype, name: str, source: str) -> np.ndarray:
+    raw = np.asarray(value)
+    if np.issubdtype(np.dtype(dtype), np.integer) and raw.dtype.kind == "f":
+        # a float id such as 1.9 must not silently become neuron 1
+        if not (np.all(np.isfinite(raw)) and np.all(raw == np.round(raw))):
+            raise SpecError(source, name, "integer ids (got non-integral floats)")
     try:
-        return np.ascontiguousarray(np.asarray(value, dtype=dtype))
+        return np.ascontiguousarray(raw.astype(dtype))
     except (TypeError, ValueError) as exc:
         raise SpecError(source, name, f"an array of {np.dtype(dtype).name}") from exc
 
@@ -145,6 +150,9 @@ class GLIF3Cells:
             if arr.shape[0] != n:
                 raise SpecError(source, name, f"length {n} (one row per node type), got {arr.shape[0]}")
             _require_finite(arr, name, source)
+        for name in ("V_th_mV", "E_L_mV", "V_reset_mV", "g_nS", "C_m_pF", "t_ref_ms"):
+            if arrays[name].ndim != 1:
+                raise SpecError(source, name, f"a 1-d array (one value per node type), got shape {arrays[name].shape}")
         for name in ("asc_decay_per_ms", "asc_amps_pA", "asc_r"):
             if name in arrays and arrays[name].shape != (n, 2):
                 raise SpecError(source, name, f"shape ({n}, 2), got {arrays[name].shape}")
@@ -154,6 +162,10 @@ class GLIF3Cells:
             _require_positive(arrays[name], name, source)
         if "asc_r" in arrays and np.any((arrays["asc_r"] < 0) | (arrays["asc_r"] > 1)):
             raise SpecError(source, "asc_r", "values in [0, 1]")
+        bad = np.flatnonzero(arrays["V_th_mV"] <= arrays["E_L_mV"])
+        if bad.size:
+            i = bad[0]
+            raise SpecError(source, "V_th_mV", f"V_th > E_L (node type {i}): the TF reference normalises by V_th - E_L")
         bad = np.flatnonzero(arrays["V_reset_mV"] >= arrays["V_th_mV"])
         if bad.size:
             i = bad[0]
@@ -261,7 +273,9 @@ class NetworkSpec:
             raise SpecError(src, "node_type", f"indices in [0, {cells.n_types - 1}]")
         n = node_type.shape[0]
         synapses = self.synapses.validated(n, n, cells.n_receptors, f"{src} synapses")
-        inputs = self.inputs.validated(max(self.n_sources, 0), n, cells.n_receptors, f"{src} inputs")
+        if int(self.n_sources) < 0:
+            raise SpecError(src, "n_sources", "an integer >= 0")
+        inputs = self.inputs.validated(int(self.n_sources), n, cells.n_receptors, f"{src} inputs")
         if len(self.receptor_names) != cells.n_receptors:
             raise SpecError(src, "receptor_names", f"{cells.n_receptors} names (one per tau_syn column)")
         populations = {}
@@ -289,7 +303,14 @@ class NetworkSpec:
         h = hashlib.sha256()
         h.update(
             json.dumps(
-                [self.name, list(self.cells.names), list(self.source_names), list(self.receptor_names), self.n_sources]
+                [
+                    self.name,
+                    list(self.cells.names),
+                    list(self.source_names),
+                    list(self.receptor_names),
+                    self.n_sources,
+                    sorted(self.populations),
+                ]
             ).encode()
         )
         h.update(

@@ -164,7 +164,9 @@ class FrozenStimulus:
             self.currents.neuron,
             self.currents.amplitude_pA,
         ):
-            h.update(np.ascontiguousarray(arr).tobytes())
+            a = np.ascontiguousarray(arr)
+            h.update(f"{a.dtype}{a.shape}".encode())  # so an event cannot pass for a current change
+            h.update(a.tobytes())
         return h.hexdigest()
 
 

@@ -106,14 +106,6 @@ def test_unknown_knob_is_refused():
         TF.with_knobs(threshold="adaptive")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="GAP semantics.Semantics.with_knobs: an unknown knob name raises dataclasses' TypeError, not a "
-    "SpecError naming it (the CLI maps only SnnvalError to exit status 2). Fix: at the top of with_knobs, "
-    "for k not in KNOB_VALUES and not in INT_KNOBS raise SpecError(f\"semantics '{self.name}'\", k, "
-    "f'a knob in {sorted(KNOB_VALUES) + list(INT_KNOBS)}').",
-)
 def test_unknown_knob_raises_spec_error_naming_it():
     with pytest.raises(SpecError) as info:
         TF.with_knobs(threshold="adaptive")
@@ -142,14 +134,6 @@ NEST_3_10_MEASURED = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG semantics.delay_steps('nest_half_up') rounds delays to integer tics (np.rint(ms*1000)) before "
-    "rounding to steps; NEST 3.10 does not (Time::delay_ms_to_steps = ld_round(ms * STEPS_PER_MS)), so delays "
-    "within half a tic below a half-step boundary (e.g. float32 0.35 ms at dt 0.1) get one step more than in "
-    "NEST. Fix: step_tics = int(_tics(dt_ms)); steps_per_ms = 1.0 / (step_tics / NEST_TICS_PER_MS); "
-    "steps = np.floor(delay_ms * steps_per_ms + 0.5).astype(np.int64).",
-)
 @pytest.mark.parametrize(("dt", "delay", "nest_steps"), NEST_3_10_MEASURED)
 def test_nest_half_up_matches_nest_off_the_tic_grid(dt, delay, nest_steps):
     assert delay_steps(np.array([delay]), dt, NEST)[0] == nest_steps

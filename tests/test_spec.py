@@ -1,8 +1,7 @@
 """NetworkSpec.validated() refuses bad input with a SpecError naming the field; content_hash tracks content.
 
-Tests marked ``xfail(strict=True)`` document bugs or gaps found in ``snnval/spec.py`` or
-``snnval/semantics.py`` (the fix is in each reason); they turn into failures once fixed, so the marker
-must then be removed.
+Tests near the end cover bugs or gaps found in review of ``snnval/spec.py`` and
+``snnval/semantics.py``; they failed before the fixes and guard against their return.
 """
 
 from __future__ import annotations
@@ -288,12 +287,6 @@ def test_delay_steps_refuses_nan(profile_name):
         semantics.delay_steps(np.array([1.0, np.nan]), 1.0, semantics.PROFILES[profile_name])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="BUG semantics.delay_steps: a 0-d (scalar) delay below dt raises IndexError instead of SpecError, "
-    "because the message indexes delay_ms[bad] on a 0-d array. Fix: use delay_ms.ravel()[bad] in the message.",
-)
 def test_delay_steps_scalar_below_dt_raises_spec_error():
     with pytest.raises(SpecError, match="delay_ms"):
         semantics.delay_steps(0.2, 1.0, semantics.PROFILES["nest-glif-psc"])
@@ -376,26 +369,15 @@ def test_content_hash_covers_names(change):
     assert change(spec).content_hash() != spec.content_hash()
 
 
-# --- documented gaps (strict xfail: remove the marker when fixed) ---------------------------------------------
+# --- gaps found in review, now fixed ---------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG spec.NetworkSpec.content_hash: population *names* are not hashed (only the arrays, in key order), "
-    "so renaming a population keeps the hash. Fix: add sorted(self.populations) to the json.dumps header list.",
-)
 def test_content_hash_covers_population_names():
     spec = make_spec()
     renamed = dataclasses.replace(spec, populations={"exc": spec.populations["e"], "inh": spec.populations["i"]})
     assert renamed.content_hash() != spec.content_hash()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP spec.GLIF3Cells.validated: V_th <= E_L (vsc = V_th - E_L <= 0) is accepted, but the TF reference "
-    "divides every weight and voltage by vsc (GLIF3_SEMANTICS.md s.1). Fix: after the V_reset check, refuse "
-    "np.flatnonzero(V_th_mV <= E_L_mV) with SpecError(source, 'V_th_mV', 'V_th > E_L (vsc = V_th - E_L > 0) ...').",
-)
 def test_threshold_not_above_rest_refused():
     spec = make_spec()
     # V_th below E_L (and V_reset below V_th, so only the vsc rule can catch it)
@@ -403,12 +385,6 @@ def test_threshold_not_above_rest_refused():
     assert_refused(spec, "V_th_mV")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG spec._as_array: non-integral float ids are truncated silently (np.asarray(x, dtype=int64)), "
-    "e.g. pre=1.9 becomes neuron 1. Fix: in _as_array, when dtype is integer and the input is floating, raise "
-    "SpecError(source, name, 'integer ids') unless np.all(np.isfinite(a) & (a == np.round(a))).",
-)
 @pytest.mark.parametrize("name", ["pre", "post", "receptor"])
 def test_fractional_ids_refused(name):
     spec = make_spec()
@@ -417,22 +393,11 @@ def test_fractional_ids_refused(name):
     assert_refused(with_syn(spec, "synapses", **{name: arr}), name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP spec.GLIF3Cells.validated: per-node-type scalar columns (V_th_mV, ..., t_ref_ms) are not checked "
-    "to be 1-d, so a (n_types, 1) column passes and later broadcasts (vsc_mV becomes 2-d). Fix: refuse "
-    "arr.ndim != 1 for V_th_mV, E_L_mV, V_reset_mV, g_nS, C_m_pF, t_ref_ms.",
-)
 def test_two_dimensional_scalar_column_refused():
     spec = make_spec()
     assert_refused(with_cells(spec, V_th_mV=spec.cells.V_th_mV[:, None]), "V_th_mV")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP spec.NetworkSpec.validated: a negative n_sources is passed through unchanged (only clamped "
-    "when checking inputs.pre). Fix: refuse n_sources < 0 with SpecError(src, 'n_sources', 'an integer >= 0').",
-)
 def test_negative_n_sources_refused():
     spec = make_spec()
     spec = dataclasses.replace(spec, n_sources=-1, source_names=(), inputs=Synapses.empty())

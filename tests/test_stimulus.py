@@ -313,16 +313,9 @@ def test_current_change_in_last_step_never_arrives():
     assert not cur.dense_arrivals(1, 10, 1).any()
 
 
-# --- documented gap (strict xfail: remove the marker when fixed) ----------------------------------------------
+# --- gap found in review, now fixed ----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG stimulus.FrozenStimulus.content_hash hashes the raw bytes of the 8 event/current arrays with no "
-    "lengths or separators, so an input event (trial t, step s, source k, amplitude a) and a current change "
-    "(trial t, step s, neuron k, a pA) hash identically. Fix: before each array, h.update(f'{name}{a.dtype}"
-    "{a.shape}'.encode()) as NetworkSpec.content_hash does.",
-)
 def test_stimulus_hash_distinguishes_events_from_currents():
     ev = Events(np.array([0]), np.array([3]), np.array([1]), np.array([100.0]))
     cur = CurrentSteps(np.array([0]), np.array([3]), np.array([1]), np.array([100.0]))
