@@ -69,14 +69,28 @@ def run_adapter(
     raise AdapterFailure(f"{adapter_name} failed:\n{payload}")
 
 
-def run_scenario(scenario_name: str, sim: str, semantics, dt_ms: float, *, dtype: str = "float64",
-                 threads: int = 1, isolate: bool = True, record_neurons=None) -> RunResult:
+def run_scenario(
+    scenario_name: str,
+    sim: str,
+    semantics,
+    dt_ms: float,
+    *,
+    dtype: str = "float64",
+    threads: int = 1,
+    isolate: bool = True,
+    record_neurons=None,
+) -> RunResult:
     """Build a registered scenario at ``dt_ms`` and run it on adapter ``sim`` with ``semantics``."""
     from snnval.scenarios import get_scenario
     from snnval.semantics import profile
 
     scenario = get_scenario(scenario_name)
     spec, stimulus = scenario.build(dt_ms)
-    config = RunConfig(semantics=profile(semantics), record=scenario.record, record_neurons=record_neurons,
-                       dtype=dtype, threads=threads)
+    config = RunConfig(
+        semantics=profile(semantics),
+        record=scenario.record,
+        record_neurons=record_neurons,
+        dtype=dtype,
+        threads=threads,
+    )
     return run_adapter(sim, spec, stimulus, config, isolate=isolate)

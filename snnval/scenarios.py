@@ -37,6 +37,8 @@ class Scenario:
     seed: int = 0
     #: neurons whose traces the golden file keeps (None: all); spikes are always kept for all
     golden_neurons: tuple[int, ...] | None = None
+    #: why a golden without spikes is still meaningful (empty: such a golden is refused)
+    empty_golden_reason: str = ""
     tags: dict = field(default_factory=dict)
 
     def build(self, dt_ms: float) -> tuple[NetworkSpec, FrozenStimulus]:
@@ -214,6 +216,7 @@ SCENARIOS: dict[str, Scenario] = {
             _synaptic_stimulus,
             record=("V_m", "I_syn"),
             min_spikes=0,
+            empty_golden_reason="subthreshold by design: the PSC and PSP shapes are what is checked",
         ),
         Scenario(
             "glif3_network",

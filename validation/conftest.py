@@ -1,7 +1,7 @@
 """Fixtures of the validation suite: scenario runs, cached once per pytest worker.
 
-Each run goes through :func:`snnval.runner.run_scenario` in its own process, so a crashing
-simulator fails one test, not the session. Tests of one scenario share an xdist group, so
+Runs go through :func:`snnval.runner.run_scenario` in the worker's process (the CLI and the
+nightly run isolate each run in its own process instead). Tests of one scenario share an xdist group, so
 ``-n 2 --dist loadgroup`` runs each scenario's simulations once.
 """
 
@@ -42,7 +42,8 @@ def scenario_run():
         key = (scenario, sim, profile, float(dt_ms), dtype)
         if key not in _CACHE:
             require(sim)
-            _CACHE[key] = run_scenario(scenario, sim, profile, dt_ms, dtype=dtype)
+            # in-process: a simulator crash takes down one xdist worker, which xdist reports as a failure
+            _CACHE[key] = run_scenario(scenario, sim, profile, dt_ms, dtype=dtype, isolate=False)
         return _CACHE[key]
 
     return get

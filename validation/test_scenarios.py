@@ -11,15 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snnval.acceptance import (
-    GOLDEN_RUNS,
-    compare_regression,
-    compare_same_semantics,
-    golden_key,
-    golden_path,
-    subset_recorded,
-)
-from snnval.golden import check_fresh, diff_summary, read_golden, write_golden
+from snnval.acceptance import compare_same_semantics, golden_key, golden_path
+from snnval.golden import read_golden
+from snnval.golden_workflow import check_golden_run, update_golden
 from snnval.scenarios import SCENARIOS
 from validation.conftest import require, scenario_params
 
@@ -52,38 +46,15 @@ def test_against_golden(scenario_run, golden_mode, golden_run, scenario, dt):
     if golden_mode == "update":
         pytest.skip("--golden=update: goldens are rewritten by test_update_golden")
     sim, profile = golden_run
-    sc = SCENARIOS[scenario]
-    golden = read_golden(golden_path(sc))
-    check_fresh(golden, sc.build_spec().validated().content_hash())
-    key = golden_key(sim, profile, dt)
-    assert key in golden.results, f"{golden.path} has no run {key}: regenerate with pytest --golden=update"
-    stored = golden.results[key]
-    assert stored.n_spikes >= sc.min_spikes, f"golden {key} has only {stored.n_spikes} spikes"
-    fresh = subset_recorded(scenario_run(scenario, sim, profile, dt), stored.recorded_neurons)
-    cmp = compare_regression(stored, fresh)
-    assert cmp.passed, f"{key} moved against {golden.path}:\n{cmp.summary()}"
+    require(sim)
+    cmp = check_golden_run(SCENARIOS[scenario], sim, profile, dt, run_fn=scenario_run)
+    assert cmp.passed, f"{golden_key(sim, profile, dt)} moved against its golden:\n{cmp.summary()}"
 
 
 @pytest.mark.parametrize("scenario", scenario_params(with_dt=False))
-def test_update_golden(scenario_run, golden_mode, scenario):
+def test_update_golden(scenario_run, golden_mode, scenario, request):
     if golden_mode != "update":
         pytest.skip("runs only with --golden=update")
     sc = SCENARIOS[scenario]
-    spec_hash = sc.build_spec().validated().content_hash()
-    neurons = None if sc.golden_neurons is None else np.asarray(sc.golden_neurons)
-    runs = {}
-    for sim, profile in GOLDEN_RUNS:
-        require(sim)
-        for dt in sc.dts_ms:
-            runs[golden_key(sim, profile, dt)] = subset_recorded(scenario_run(scenario, sim, profile, dt), neurons)
-    path = golden_path(sc)
-    old = read_golden(path) if path.exists() else None
-    print(f"\n{path}:\n{diff_summary(old, runs)}")
-    write_golden(
-        path,
-        runs,
-        spec_hash,
-        provenance={"scenario": sc.name, "description": sc.description},
-        allow_empty_reason="synaptic_events is subthreshold by design" if sc.min_spikes == 0 else None,
-    )
-    assert read_golden(path).results.keys() == runs.keys()
+    print("\n" + update_golden(sc, request.config.getoption("--sim"), run_fn=scenario_run))
+    assert read_golden(golden_path(sc)).results, "the regenerated golden holds no run"

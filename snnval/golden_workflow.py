@@ -1,0 +1,88 @@
+"""Check and regenerate a scenario's golden file (used by pytest and by ``snnval golden``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from adapters import RunResult, get_adapter
+from snnval.acceptance import GOLDEN_RUNS, compare_regression, golden_key, golden_path, subset_recorded
+from snnval.compare import Comparison
+from snnval.golden import check_fresh, diff_summary, read_golden, write_golden
+from snnval.runner import run_scenario
+from snnval.scenarios import Scenario
+
+#: run_fn(scenario name, sim, profile, dt_ms) -> RunResult
+RunFn = Callable[[str, str, str, float], RunResult]
+
+
+def _default_run(scenario: str, sim: str, profile: str, dt_ms: float) -> RunResult:
+    return run_scenario(scenario, sim, profile, dt_ms)
+
+
+def available_golden_runs(scenario: Scenario, sims: list[str] | None = None) -> list[tuple[str, str, float]]:
+    """(sim, profile, dt) of the golden runs whose adapter is selected and available here."""
+    runs = []
+    for sim, profile in GOLDEN_RUNS:
+        if sims is not None and sim not in sims:
+            continue
+        if get_adapter(sim).availability().available:
+            runs += [(sim, profile, dt) for dt in scenario.dts_ms]
+    return runs
+
+
+def check_golden_run(
+    scenario: Scenario, sim: str, profile: str, dt_ms: float, run_fn: RunFn = _default_run
+) -> Comparison:
+    """Run one golden combination afresh and compare it with the stored run.
+
+    Raises StaleGolden if the spec moved, SpecError if the file or the key is missing.
+    """
+    from snnval.errors import SpecError
+
+    golden = read_golden(golden_path(scenario))
+    check_fresh(golden, scenario.build_spec().validated().content_hash())
+    key = golden_key(sim, profile, dt_ms)
+    if key not in golden.results:
+        raise SpecError(
+            str(golden.path),
+            f"results/{key}",
+            f"a stored run for this combination (regenerate: snnval golden update {scenario.name})",
+        )
+    stored = golden.results[key]
+    if stored.n_spikes < scenario.min_spikes:
+        raise SpecError(
+            str(golden.path),
+            f"results/{key}",
+            f">= {scenario.min_spikes} spikes (a golden that never spikes checks nothing)",
+        )
+    fresh = subset_recorded(run_fn(scenario.name, sim, profile, dt_ms), stored.recorded_neurons)
+    return compare_regression(stored, fresh)
+
+
+def update_golden(scenario: Scenario, sims: list[str] | None = None, run_fn: RunFn = _default_run) -> str:
+    """Regenerate ``references/<scenario>.h5`` atomically from every available golden run.
+
+    Keys of adapters not available here are carried over from the old file unchanged.
+    Returns the printable summary of what changed.
+    """
+    path = golden_path(scenario)
+    old = read_golden(path) if path.exists() else None
+    neurons = None if scenario.golden_neurons is None else np.asarray(scenario.golden_neurons)
+    runs: dict[str, RunResult] = {}
+    for sim, profile, dt in available_golden_runs(scenario, sims):
+        runs[golden_key(sim, profile, dt)] = subset_recorded(run_fn(scenario.name, sim, profile, dt), neurons)
+    spec_hash = scenario.build_spec().validated().content_hash()
+    if old is not None and old.spec_hash == spec_hash:
+        for key, result in old.results.items():
+            runs.setdefault(key, result)
+    summary = diff_summary(old, runs)
+    write_golden(
+        path,
+        runs,
+        spec_hash,
+        provenance={"scenario": scenario.name, "description": scenario.description},
+        allow_empty_reason=scenario.empty_golden_reason or None,
+    )
+    return f"{path}:\n{summary}"
