@@ -14,6 +14,9 @@ class SpecError(SnnvalError, ValueError):
         self.source, self.field, self.expected = source, field, expected
         super().__init__(f"{source}: field '{field}': expected {expected}")
 
+    def __reduce__(self):  # crosses process boundaries (isolated adapter runs) intact
+        return (type(self), (self.source, self.field, self.expected))
+
 
 class NotApplicable(SnnvalError):
     """An adapter cannot run this combination (model, profile, knob value); ``reason`` says why."""

@@ -1,0 +1,93 @@
+"""The command line: JSON output, exit status 0 / 1 / 2, and files it writes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from snnval.cli import main
+from snnval.golden import read_golden
+
+pytestmark = pytest.mark.quick
+
+
+def _json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_list_json_names_adapters_and_scenarios(capsys):
+    assert main(["list", "--json"]) == 0
+    out = _json(capsys)
+    names = {a["name"]: a for a in out["adapters"]}
+    assert {"tf", "nest"} <= set(names)
+    assert all(a["available"] for a in names.values()), names
+    assert {s["name"] for s in out["scenarios"]} >= {"single_neuron_step", "synaptic_events", "glif3_network"}
+    assert set(out["profiles"]) == {"tf-billeh", "nest-glif-psc"}
+
+
+def test_compare_same_semantics_exits_0_with_figures(capsys):
+    code = main(["compare", "single_neuron_step", "--sim", "tf", "--sim", "nest", "--dt", "1", "--json"])
+    out = _json(capsys)
+    assert code == 0, out
+    assert out["passed"] is True and out["first_divergence"] is None
+    spikes = out["spikes"]
+    assert spikes["n_matched"] > 10 and spikes["n_missing"] == 0 and spikes["n_extra"] == 0
+    assert out["traces"]["variables"]["V_m"]["max_abs"] <= 1e-6
+
+
+def test_compare_different_semantics_exits_1_and_names_the_divergence(capsys):
+    code = main(
+        [
+            "compare",
+            "single_neuron_step",
+            "--sim",
+            "tf",
+            "--sim",
+            "nest",
+            "--profile-a",
+            "tf-billeh",
+            "--dt",
+            "1",
+            "--json",
+        ]
+    )
+    out = _json(capsys)
+    assert code == 1
+    fd = out["first_divergence"]
+    assert fd["variable"] == "V_m" and fd["step"] >= 0 and fd["neuron"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "no_such_scenario", "--sim", "tf"], "scenario"),
+        (["run", "synaptic_events", "--sim", "tf", "--profile", "brian"], "profile"),
+        (["run", "synaptic_events", "--sim", "spinnaker-hw"], "sim"),
+        (["compare", "synaptic_events", "--sim", "tf"], "two --sim"),
+        (["run", "synaptic_events", "--sim", "tf", "--dt", "-1"], "dt_ms"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_field(capsys, argv, needle):
+    assert main(argv) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_usage_error_exits_2():
+    assert main(["compare"]) == 2
+
+
+def test_run_out_writes_a_readable_file(tmp_path, capsys):
+    out = tmp_path / "run.h5"
+    assert main(["run", "synaptic_events", "--sim", "nest", "--dt", "1", "--out", str(out), "--json"]) == 0
+    summary = _json(capsys)
+    golden = read_golden(out)
+    assert list(golden.results) == ["nest/nest-glif-psc/dt1/float64"]
+    v = golden.results["nest/nest-glif-psc/dt1/float64"].state["V_m"]
+    assert np.ptp(v) > 1.0 and summary["n_spikes"] == 0
+
+
+def test_golden_check_passes_on_shipped_goldens(capsys):
+    assert main(["golden", "check", "synaptic_events"]) == 0
+    assert capsys.readouterr().out.count("ok") == 6
