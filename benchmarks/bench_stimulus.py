@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import os
-import platform
 import resource
 import shlex
 import statistics
@@ -40,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from snnval.machine import machine_info
 from snnval.stimulus import TF_INPUT_SCALE, Events, rate_to_probability, sample_ported_clip
 
 # The MNIST task's trial layout (GLIF3_SEMANTICS.md section 2): 50 ms blank, 100 ms image, 450 ms blank.
@@ -95,35 +94,6 @@ def sample_loop_builtin_clip(x_trial: np.ndarray, rng: np.random.Generator) -> d
         if times:
             spike_times[neuron_idx] = times
     return spike_times
-
-
-def machine_info() -> dict:
-    cpu_model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_total_gb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem_total_gb = round(int(line.split()[1]) / 1024**2, 1)
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_model": cpu_model,
-        "logical_cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "mem_total_GB": mem_total_gb,
-        "numpy": np.__version__,
-        # other work on the machine skews timings: record the load when the benchmark started
-        "loadavg_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
 
 
 def _timed(fn, *args) -> tuple[float, object]:

@@ -152,6 +152,20 @@ class FrozenStimulus:
             self.description,
         )
 
+    def first_trials(self, n: int) -> FrozenStimulus:
+        """The first ``n`` trials (a fixed subset that keeps each trial's frozen events)."""
+        e, c = self.events, self.currents
+        me, mc = e.trial < n, c.trial < n
+        return FrozenStimulus(
+            self.dt_ms,
+            self.n_steps,
+            min(n, self.n_trials),
+            Events(e.trial[me], e.step[me], e.source[me], e.amplitude[me]),
+            CurrentSteps(c.trial[mc], c.step[mc], c.neuron[mc], c.amplitude_pA[mc]),
+            self.seed,
+            self.description,
+        )
+
     def content_hash(self) -> str:
         h = hashlib.sha256(repr((self.dt_ms, self.n_steps, self.n_trials)).encode())
         for arr in (
