@@ -13,8 +13,6 @@ Round trip is exact: arrays are stored as int64/float64 and come back bit for bi
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ import h5py
 import numpy as np
 
 import snnval
+from snnval.atomic import atomic_path
 from snnval.errors import SpecError
 from snnval.loaders import (
     LoadedModel,
@@ -187,39 +186,9 @@ def save_model(
     if not path.parent.is_dir():
         raise SpecError(source, "path", f"a file in an existing directory ({path.parent} does not exist)")
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with h5py.File(tmp, "w") as f:
-            _write(f, spec, readout, metadata, compression, source)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        # mkstemp creates the file 0600; give it the old file's mode, or an ordinary 0644.
-        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        _write(f, spec, readout, metadata, compression, source)
     return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-# --- reading ---------------------------------------------------------------------------------------------
 
 
 def _str_attr(obj: h5py.HLObject, name: str, source: str, expected: str) -> str:
