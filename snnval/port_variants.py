@@ -163,12 +163,10 @@ def apply_mistakes(
 
 def variant_plan() -> list[tuple[str, str, tuple[str, ...]]]:
     """(variant name, description, mistakes): the faithful port, each mistake alone, and the ladder
-    from the fully broken port to the faithful one, fixing one mistake per rung."""
+    from the fully broken port to the faithful one, fixing one mistake per rung (names "ladder k: ...")."""
     plan = [("faithful", "NEST dynamics with every mapping choice as in the TF model", ())]
     plan += [(name, m.description, (name,)) for name, m in MISTAKES.items()]
-    for k in range(len(LADDER)):
-        remaining = LADDER[k:]
-        fixed = LADDER[:k]
-        label = "broken port (all mistakes)" if k == 0 else f"ladder: fixed {', '.join(fixed)}"
-        plan.append((f"ladder_{k}", label, remaining))
+    plan.append(("ladder 0: broken port", f"all {len(LADDER)} ladder mistakes at once", LADDER))
+    for k in range(1, len(LADDER)):
+        plan.append((f"ladder {k}: + fixed {LADDER[k - 1]}", f"ladder: fixed {', '.join(LADDER[:k])}", LADDER[k:]))
     return plan

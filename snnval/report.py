@@ -757,10 +757,13 @@ def _cell_view(c: dict | None, scen: str, sim: str, ref: str) -> dict:
 
 
 def _ladder_order(variants: list[dict]) -> list[dict]:
-    """Worst accuracy first, the faithful port last: the ladder reads as 'how far each shortcut falls'."""
+    """Single mistakes worst first, then the cumulative ladder rungs (names "ladder k: ...") in the
+    producer's order, the faithful port last: it reads as 'how far each shortcut falls' and then
+    'how a broken port climbs back, one fix at a time'."""
     faithful = [v for v in variants if v["variant"] == "faithful"]
-    others = sorted((v for v in variants if v["variant"] != "faithful"), key=lambda v: v["accuracy"])
-    return others + faithful
+    rungs = [v for v in variants if v["variant"].startswith("ladder ")]
+    singles = sorted((v for v in variants if v not in faithful and v not in rungs), key=lambda v: v["accuracy"])
+    return singles + rungs + faithful
 
 
 # -------------------------------------------------------------------------------------------- figures
@@ -899,7 +902,7 @@ def _fig_ladder(ladder: list[dict], img_dir: Path) -> _Img:
     ax.set_xlabel("task accuracy (bars: 95 % CI); green = faithful port")
     ax.xaxis.set_major_formatter(lambda v, _pos: f"{100 * v:.0f} %")
     _save(fig, img_dir / "port_variants.png")
-    alt = "Port-variant ladder, worst first, faithful last: " + "; ".join(
+    alt = "Port variants: single mistakes worst first, then the ladder rungs, faithful last: " + "; ".join(
         f"{v['variant']} {_pct(v['accuracy'])} ({100 * v['delta_vs_faithful']:+.1f} points vs faithful)" for v in ladder
     )
     return _Img("img/port_variants.png", alt)

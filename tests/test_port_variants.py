@@ -117,5 +117,5 @@ def test_plan_covers_each_mistake_and_the_ladder():
     plan = variant_plan()
     names = [p[0] for p in plan]
     assert names[0] == "faithful" and set(MISTAKES) <= set(names)
-    ladder = [p[2] for p in plan if p[0].startswith("ladder_")]
+    ladder = [p[2] for p in plan if p[0].startswith("ladder ")]
     assert ladder[0] == LADDER and all(len(a) == len(b) + 1 for a, b in zip(ladder, ladder[1:], strict=False))
