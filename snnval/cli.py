@@ -187,9 +187,7 @@ def cmd_bisect(args) -> int:
 def cmd_nightly(args) -> int:
     from snnval.nightly import run_nightly
 
-    return run_nightly(
-        quick=args.quick, out_dir=args.out, scheduler=args.scheduler, model=args.model, trust_pickle=args.trust_pickle
-    )
+    return run_nightly(quick=args.quick, out_dir=args.out, scheduler=args.scheduler, model=args.model)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,8 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="fixed subset of held-out samples (CI / quick start)")
     s.add_argument("--out", default=None, help="report directory (default reports/<date>)")
     s.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
-    s.add_argument("--model", default=None, help="model file (default: the shipped references/v1_digits.h5)")
-    s.add_argument("--trust-pickle", action="store_true", help="allow loading TF pickle files (runs their code)")
+    s.add_argument("--model", default=None, help="model in the snnval HDF5 format (default: references/v1_digits.h5)")
     s.set_defaults(func=cmd_nightly)
     return p
 

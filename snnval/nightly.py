@@ -231,9 +231,12 @@ def run_nightly(
     out_dir: str | None = None,
     scheduler: str | None = None,
     model: str | None = None,
-    trust_pickle: bool = False,
+    history_path: str | None = None,
 ) -> int:
-    """Run everything, write ``reports/<date>/``; return 0, or 1 on a regression."""
+    """Run everything, write ``reports/<date>/`` (or ``out_dir``); return 0, or 1 on a regression.
+
+    ``history_path`` defaults to ``reports/history.jsonl`` (append-only, shared by all nights).
+    """
     from adapters import adapter_names, get_adapter
     from snnval import __version__
     from snnval.golden import git_revision
@@ -249,13 +252,8 @@ def run_nightly(
     today = _dt.date.today().isoformat()
     out = Path(out_dir) if out_dir else REPORTS_DIR / today
     out.mkdir(parents=True, exist_ok=True)
-    history = REPORTS_DIR / "history.jsonl"
+    history = Path(history_path) if history_path else REPORTS_DIR / "history.jsonl"
     model_path = str(model or SHIPPED_MODEL)
-    if model and not str(model).endswith(".h5"):
-        raise SystemExit(
-            "snnval nightly --model takes a model file in the snnval HDF5 format "
-            "(convert TF pickles with snnval.loaders.load_model_file(..., trust_pickle=True))"
-        )
     spec, readout, metadata = load_shipped_model(model_path)
     n = QUICK_SAMPLES if quick else None
     _, _, _, labels, _ = held_out_stimulus(model_path, n)
