@@ -25,11 +25,18 @@ BIN = VENV / "bin"
 def _python311() -> str:
     for name in ("python3.11", "python3"):
         exe = shutil.which(name)
-        if exe and subprocess.run([exe, "-c", "import sys; assert sys.version_info[:2] == (3, 11)"],
-                                  capture_output=True).returncode == 0:
+        if (
+            exe
+            and subprocess.run(
+                [exe, "-c", "import sys; assert sys.version_info[:2] == (3, 11)"], capture_output=True
+            ).returncode
+            == 0
+        ):
             return exe
-    sys.exit("snnval needs Python 3.11 (tensorflow-cpu 2.21, nest-simulator 3.10 and brian2 pins): "
-             "install python3.11 and run this script with it")
+    sys.exit(
+        "snnval needs Python 3.11 (tensorflow-cpu 2.21, nest-simulator 3.10 and brian2 pins): "
+        "install python3.11 and run this script with it"
+    )
 
 
 def _run(cmd: list[str], **kw) -> None:

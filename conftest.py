@@ -21,10 +21,18 @@ from adapters import adapter_names, get_adapter  # noqa: E402
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("snnval")
     group.addoption("--sim", action="append", default=None, help="adapter to validate (repeatable)")
-    group.addoption("--tier", choices=("quick", "nightly"), default="quick",
-                    help="quick (CI default) or nightly (everything, incl. the whole held-out set)")
-    group.addoption("--golden", choices=("check", "update"), default="check",
-                    help="check against references/*.h5, or regenerate them atomically and print what changed")
+    group.addoption(
+        "--tier",
+        choices=("quick", "nightly"),
+        default="quick",
+        help="quick (CI default) or nightly (everything, incl. the whole held-out set)",
+    )
+    group.addoption(
+        "--golden",
+        choices=("check", "update"),
+        default="check",
+        help="check against references/*.h5, or regenerate them atomically and print what changed",
+    )
     group.addoption("--checkpoint", default=None, help="trained model (.h5) for the accuracy tier")
 
 

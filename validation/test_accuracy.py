@@ -64,7 +64,8 @@ def test_tf_nest_profile_and_nest_agree(model_path, n_samples):
     assert nest_out["mean_rate_Hz"] > 0.5
     agreement = prediction_agreement(tf, nest)
     assert agreement.value >= MIN_SAME_SEMANTICS_AGREEMENT, (
-        f"TF (nest-glif-psc) and NEST agree on {agreement.value:.1%} of {agreement.n} predictions")
+        f"TF (nest-glif-psc) and NEST agree on {agreement.value:.1%} of {agreement.n} predictions"
+    )
 
 
 def test_nest_own_semantics_measured_against_tf(model_path, n_samples, labels_and_metadata):
@@ -78,14 +79,17 @@ def test_nest_own_semantics_measured_against_tf(model_path, n_samples, labels_an
     assert mc.b - mc.c == acc_tf.k - acc_nest.k
     assert acc_tf.lo <= acc_tf.value <= acc_tf.hi and acc_nest.lo <= acc_nest.value <= acc_nest.hi
     assert acc_nest.value > 0.3, f"NEST ({acc_nest.value:.0%}) should stay far above chance (10 %)"
-    print(f"\nTF {acc_tf.value:.1%} [{acc_tf.lo:.1%}, {acc_tf.hi:.1%}], NEST {acc_nest.value:.1%} "
-          f"[{acc_nest.lo:.1%}, {acc_nest.hi:.1%}], agreement {prediction_agreement(tf, nest).value:.1%}, "
-          f"McNemar b={mc.b} c={mc.c} p={mc.p:.3g}")
+    print(
+        f"\nTF {acc_tf.value:.1%} [{acc_tf.lo:.1%}, {acc_tf.hi:.1%}], NEST {acc_nest.value:.1%} "
+        f"[{acc_nest.lo:.1%}, {acc_nest.hi:.1%}], agreement {prediction_agreement(tf, nest).value:.1%}, "
+        f"McNemar b={mc.b} c={mc.c} p={mc.p:.3g}"
+    )
 
 
 def test_broken_port_is_visibly_worse_than_faithful(model_path, n_samples, labels_and_metadata):
     labels, _ = labels_and_metadata
     faithful = accuracy_with_ci(np.asarray(_run(model_path, n_samples, "nest", "faithful")["predictions"]), labels)
     broken = accuracy_with_ci(
-        np.asarray(_run(model_path, n_samples, "nest", "faithful", ("weights_div_1000",))["predictions"]), labels)
+        np.asarray(_run(model_path, n_samples, "nest", "faithful", ("weights_div_1000",))["predictions"]), labels
+    )
     assert broken.hi < faithful.lo, f"weights/1000 {broken.value:.0%} vs faithful {faithful.value:.0%}"
