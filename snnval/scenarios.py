@@ -7,7 +7,7 @@ over ``SCENARIOS`` x adapters. Every random number comes from the scenario's see
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,13 +33,10 @@ class Scenario:
     record: tuple[str, ...] = ("V_m",)
     #: minimum spikes the reference run must produce: guards against a trivially passing silent run
     min_spikes: int = 1
-    tiers: tuple[str, ...] = ("quick", "nightly")
-    seed: int = 0
     #: neurons whose traces the golden file keeps (None: all); spikes are always kept for all
     golden_neurons: tuple[int, ...] | None = None
     #: why a golden without spikes is still meaningful (empty: such a golden is refused)
     empty_golden_reason: str = ""
-    tags: dict = field(default_factory=dict)
 
     def build(self, dt_ms: float) -> tuple[NetworkSpec, FrozenStimulus]:
         spec = self.build_spec().validated()
