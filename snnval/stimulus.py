@@ -140,31 +140,27 @@ class FrozenStimulus:
 
     def trial(self, i: int) -> FrozenStimulus:
         """The stimulus of one trial, as a one-trial stimulus."""
+        return self.trials(i, i + 1)
+
+    def trials(self, start: int, stop: int) -> FrozenStimulus:
+        """Trials ``start``..``stop - 1`` as a stimulus of their own (renumbered from 0), events unchanged."""
+        stop = min(stop, self.n_trials)
         e, c = self.events, self.currents
-        me, mc = e.trial == i, c.trial == i
+        me = (e.trial >= start) & (e.trial < stop)
+        mc = (c.trial >= start) & (c.trial < stop)
         return FrozenStimulus(
             self.dt_ms,
             self.n_steps,
-            1,
-            Events(np.zeros(me.sum(), np.int64), e.step[me], e.source[me], e.amplitude[me]),
-            CurrentSteps(np.zeros(mc.sum(), np.int64), c.step[mc], c.neuron[mc], c.amplitude_pA[mc]),
+            stop - start,
+            Events(e.trial[me] - start, e.step[me], e.source[me], e.amplitude[me]),
+            CurrentSteps(c.trial[mc] - start, c.step[mc], c.neuron[mc], c.amplitude_pA[mc]),
             self.seed,
             self.description,
         )
 
     def first_trials(self, n: int) -> FrozenStimulus:
         """The first ``n`` trials (a fixed subset that keeps each trial's frozen events)."""
-        e, c = self.events, self.currents
-        me, mc = e.trial < n, c.trial < n
-        return FrozenStimulus(
-            self.dt_ms,
-            self.n_steps,
-            min(n, self.n_trials),
-            Events(e.trial[me], e.step[me], e.source[me], e.amplitude[me]),
-            CurrentSteps(c.trial[mc], c.step[mc], c.neuron[mc], c.amplitude_pA[mc]),
-            self.seed,
-            self.description,
-        )
+        return self.trials(0, n)
 
     def content_hash(self) -> str:
         h = hashlib.sha256(repr((self.dt_ms, self.n_steps, self.n_trials)).encode())

@@ -206,18 +206,9 @@ def run_predictions(
     adapter = get_adapter(simulator)
     config = RunConfig(semantics=profile(semantics), record=(), record_neurons=np.zeros(0, np.int64), dtype=dtype)
     counts = np.zeros((stim.n_trials, readout.n_classes), dtype=np.int64)
-    ev = stim.events
     for lo in range(0, stim.n_trials, batch):
         hi = min(lo + batch, stim.n_trials)
-        m = (ev.trial >= lo) & (ev.trial < hi)
-        part = FrozenStimulus(
-            stim.dt_ms,
-            stim.n_steps,
-            hi - lo,
-            type(ev)(ev.trial[m] - lo, ev.step[m], ev.source[m], ev.amplitude[m]),
-            seed=stim.seed,
-            description=stim.description,
-        )
+        part = stim.trials(lo, hi)
         res = adapter.run(spec, part, config)
         counts[lo:hi] = pool_counts(res.spike_trial, res.spike_step, res.spike_neuron, hi - lo, readout, res.dt_ms)
     return counts, predict(counts)

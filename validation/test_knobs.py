@@ -207,3 +207,36 @@ def test_float32_stays_close_to_float64():
     np.testing.assert_array_equal(r32.spike_step, r64.spike_step)
     # float32 carries ~7 significant digits: ~1e-5 mV on -80 mV after hundreds of steps
     np.testing.assert_allclose(r32.state["V_m"], r64.state["V_m"], atol=1e-3)
+
+
+def test_trial_batching_changes_nothing(monkeypatch):
+    """Trials are independent: running them in batches of 1 gives the numbers of one big batch."""
+    import adapters.tf_reference as tfr
+    from snnval.scenarios import SCENARIOS
+
+    spec, stim1 = SCENARIOS["glif3_network"].build(1.0)
+    # three trials: the frozen events of the scenario shifted by 0, 7 and 19 steps
+    ev = stim1.events
+    shifts = [0, 7, 19]
+    events = Events(
+        np.concatenate([np.full(len(ev), i) for i in range(3)]),
+        np.concatenate([np.minimum(ev.step + s, stim1.n_steps - 1) for s in shifts]),
+        np.tile(ev.source, 3),
+        np.tile(ev.amplitude, 3),
+    )
+    stim = FrozenStimulus(
+        1.0,
+        300,
+        3,
+        events=Events(*(a[events.step < 300] for a in (events.trial, events.step, events.source, events.amplitude))),
+    )
+    config = RunConfig(semantics=PROFILES["tf-billeh"], record_neurons=np.arange(0, 220, 20))
+    whole = get_adapter("tf").run(spec, stim, config)
+    monkeypatch.setattr(tfr, "MAX_BATCH_ELEMENTS", 1)
+    batched = get_adapter("tf").run(spec, stim, config)
+    assert batched.provenance["trials_per_batch"] == 1 and whole.provenance["trials_per_batch"] == 3
+    assert whole.n_spikes > 100 and len(set(whole.spike_trial.tolist())) == 3
+    np.testing.assert_array_equal(batched.spike_trial, whole.spike_trial)
+    np.testing.assert_array_equal(batched.spike_step, whole.spike_step)
+    np.testing.assert_array_equal(batched.spike_neuron, whole.spike_neuron)
+    np.testing.assert_array_equal(batched.state["V_m"], whole.state["V_m"])
