@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.base import RunResult
+from adapters.base import RECORDABLE_UNITS, RunResult
 from snnval.compare import Comparison, TraceTolerance, compare
 from snnval.paths import REFERENCES_DIR
 from snnval.scenarios import Scenario
@@ -28,9 +28,7 @@ _REGRESSION_REASON = (
 )
 #: Golden regression: a run against its own stored result.
 REGRESSION_TOLERANCES = {
-    "V_m": TraceTolerance(atol=1e-6, rtol=0.0, reason=_REGRESSION_REASON),
-    "ASC": TraceTolerance(atol=1e-6, rtol=0.0, reason=_REGRESSION_REASON),
-    "I_syn": TraceTolerance(atol=1e-6, rtol=0.0, reason=_REGRESSION_REASON),
+    var: TraceTolerance(atol=1e-6, rtol=0.0, reason=_REGRESSION_REASON) for var in RECORDABLE_UNITS
 }
 
 _SAME_SEMANTICS_REASON = (
@@ -40,9 +38,7 @@ _SAME_SEMANTICS_REASON = (
 )
 #: Two simulators running the same semantics in float64 (TF nest-glif-psc vs NEST).
 SAME_SEMANTICS_TOLERANCES = {
-    "V_m": TraceTolerance(atol=1e-6, rtol=0.0, reason=_SAME_SEMANTICS_REASON),
-    "ASC": TraceTolerance(atol=1e-6, rtol=0.0, reason=_SAME_SEMANTICS_REASON),
-    "I_syn": TraceTolerance(atol=1e-6, rtol=0.0, reason=_SAME_SEMANTICS_REASON),
+    var: TraceTolerance(atol=1e-6, rtol=0.0, reason=_SAME_SEMANTICS_REASON) for var in RECORDABLE_UNITS
 }
 
 

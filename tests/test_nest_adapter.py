@@ -11,6 +11,7 @@ import pytest
 from adapters import get_adapter
 from adapters.base import RunConfig
 from adapters.nest_glif import NestGlifAdapter, _import_nest
+from snnval.allen_cells import allen_record
 from snnval.errors import NotApplicable, SpecError
 from snnval.semantics import delay_steps, profile, refractory_steps
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
@@ -20,19 +21,9 @@ ADAPTER = NestGlifAdapter()
 _AVAIL = ADAPTER.availability()
 pytestmark = [pytest.mark.sim("nest"), pytest.mark.skipif(not _AVAIL.available, reason=_AVAIL.reason)]
 
-#: Allen Cell Types Database cell 318808427 (Nr5a1, excitatory), GLIF3 in NEST glif_psc units, copied once from
-#: the shared fact file allen_glif3_cells.json (BMTK examples/point_components/cell_models, commit 7e040d05).
-ALLEN_318808427 = {
-    "V_th": -40.8824438029048,
-    "E_L": -76.1691640218099,
-    "V_reset": -76.1691640218099,
-    "g": 3.93819351064843,
-    "C_m": 68.14035162092856,
-    "t_ref": 2.4000000000000004,
-    "asc_decay": [0.003, 0.1],
-    "asc_amps": [-13.00889622, -200.00774016],
-    "tau_syn": [5.5, 8.5, 2.8, 5.8],
-}
+#: Allen Cell Types Database cell 318808427 (Nr5a1, excitatory), GLIF3 in NEST glif_psc units, from the
+#: project's one copy of the cell data (snnval.allen_cells, provenance there).
+ALLEN_318808427 = allen_record("318808427")
 
 #: A second, made-up node type whose numbers all differ from the Allen cell's (to catch a mixed-up index map).
 OTHER_CELL = {

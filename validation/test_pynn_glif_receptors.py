@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from snnval.allen_cells import allen_cells
+
 pytestmark = [pytest.mark.sim("pynn"), pytest.mark.quick]
 
 try:
@@ -29,23 +31,8 @@ except Exception as exc:  # any import failure means PyNN/NEST is not usable her
     pytest.skip(f"pyNN.nest cannot be imported: {exc!r}", allow_module_level=True)
 
 DT = 0.1
-#: Allen cell 318808427 (GLIF3, NEST glif_psc units), as in tests/test_nest_adapter.py.
-GLIF3 = {
-    "V_th": -40.8824438029048,
-    "E_L": -76.1691640218099,
-    "V_reset": -76.1691640218099,
-    "g": 3.93819351064843,
-    "C_m": 68.14035162092856,
-    "t_ref": 2.4000000000000004,
-    "asc_init": [0.0, 0.0],
-    "asc_decay": [0.003, 0.1],
-    "asc_amps": [-13.00889622, -200.00774016],
-    "asc_r": [1.0, 1.0],
-    "tau_syn": [5.5, 8.5, 2.8, 5.8],
-    "after_spike_currents": True,
-    "adapting_threshold": False,
-    "spike_dependent_threshold": False,
-}
+#: Allen cell 318808427 as a NEST glif_psc (GLIF3) status dict, from the project's one copy of the cell data.
+GLIF3 = allen_cells(["318808427"]).nest_params(0)
 #: The same cell as GLIF1 (no after-spike currents).
 GLIF1 = {**GLIF3, "asc_init": [], "asc_decay": [], "asc_amps": [], "asc_r": [], "after_spike_currents": False}
 
