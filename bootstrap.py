@@ -46,13 +46,22 @@ def _run(cmd: list[str], **kw) -> None:
 
 def setup() -> None:
     stamp = VENV / ".snnval-installed"
-    wanted = (ROOT / "pyproject.toml").read_bytes() + (ROOT / "constraints.txt").read_bytes()
+    wanted = b"".join(
+        p.read_bytes()
+        for p in (
+            ROOT / "pyproject.toml",
+            ROOT / "constraints.txt",
+            ROOT / "examples/snnval-example-plugin/pyproject.toml",
+        )
+    )
     if stamp.exists() and stamp.read_bytes() == wanted:
         return
     if not (BIN / "python").exists():
         _run([_python311(), "-m", "venv", str(VENV)])
     _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", ".[test]"])
+    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", ".[all,test]"])
+    # a third-party adapter registered through the entry-point group, for the registry's own test
+    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "./examples/snnval-example-plugin"])
     stamp.write_bytes(wanted)
 
 

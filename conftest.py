@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from adapters import adapter_names, get_adapter  # noqa: E402
+from snnval.adapters import adapter_names, get_adapter  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

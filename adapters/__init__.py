@@ -1,24 +1,37 @@
-"""Simulator adapters behind one interface (:mod:`adapters.base`).
+"""Simulator adapters behind one interface (:mod:`snnval.adapters.base`), installed as ``snnval.adapters``.
 
 Built-in adapters are listed in ``BUILTIN``; third parties register more through the
-``snnval.adapters`` entry-point group (``name = "package.module:AdapterClass"``).
-Modules are imported lazily so that a missing simulator only makes its adapter unavailable.
+``snnval.adapters`` entry-point group (``name = "package.module:AdapterClass"``). Modules are
+imported lazily so that a missing simulator only makes its adapter unavailable. Every grid the
+suite runs (golden runs, score matrix, accuracy runners, port ladder, validation tests) is derived
+from this registry and the adapters' declared ``profiles`` and capabilities.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 
-from adapters.base import Adapter, Availability, Capabilities, RunConfig, RunResult
+from snnval.adapters.base import Adapter
+from snnval.contract import Availability, Capabilities, RunConfig, RunResult
 from snnval.errors import SpecError
 
 BUILTIN: dict[str, str] = {
-    "tf": "adapters.tf_reference:TFReferenceAdapter",
-    "nest": "adapters.nest_glif:NestGlifAdapter",
+    "tf": "snnval.adapters.tf_reference:TFReferenceAdapter",
+    "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
 }
 
-__all__ = ["Adapter", "Availability", "Capabilities", "RunConfig", "RunResult", "adapter_names", "get_adapter"]
+__all__ = [
+    "Adapter",
+    "Availability",
+    "Capabilities",
+    "RunConfig",
+    "RunResult",
+    "adapter_names",
+    "adapter_profiles",
+    "get_adapter",
+]
 
 
 def _registry() -> dict[str, str]:
@@ -32,10 +45,25 @@ def adapter_names() -> list[str]:
     return list(_registry())
 
 
+@functools.cache
+def _adapter_class(target: str) -> type[Adapter]:
+    module_name, _, cls_name = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise SpecError("adapter registry", target, "a subclass of snnval.adapters.base.Adapter")
+    return cls
+
+
 def get_adapter(name: str) -> Adapter:
     registry = _registry()
     if name not in registry:
         raise SpecError("--sim", "sim", f"one of {sorted(registry)}, got {name!r}")
-    module_name, _, cls_name = registry[name].partition(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    return cls()
+    adapter = _adapter_class(registry[name])()
+    if adapter.name != name:  # the registry name is the adapter's identity in goldens and reports
+        adapter.name = name
+    return adapter
+
+
+def adapter_profiles(names: list[str] | None = None) -> list[tuple[str, str]]:
+    """(adapter, profile) for every registered adapter (or ``names``) and each profile it declares."""
+    return [(name, prof) for name in (names or adapter_names()) for prof in get_adapter(name).profiles]

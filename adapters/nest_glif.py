@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import Adapter, Capabilities, RunConfig, RunResult
+from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.errors import NotApplicable, SpecError
 from snnval.semantics import KNOB_VALUES, Semantics, delay_steps
 from snnval.spec import NetworkSpec
@@ -100,6 +100,8 @@ class NestGlifAdapter(Adapter):
     name = "nest"
     package = "nest-simulator"
     description = "NEST glif_psc (GLIF3) and iaf_* point neurons; NEST's own dynamics and delays"
+    profiles = ("nest-glif-psc",)
+    port_target = True
 
     def __init__(self) -> None:
         self._recordables: tuple[str, ...] | None = None
@@ -133,6 +135,7 @@ class NestGlifAdapter(Adapter):
             "psc_to_v": ("exact_alpha",),
             "delay_rounding": KNOB_VALUES["delay_rounding"],
             "initial_v": KNOB_VALUES["initial_v"],
+            "delay_offset_steps": ("any",),
         }
 
     # --- checks that need no NEST kernel -------------------------------------------------------

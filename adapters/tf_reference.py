@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adapters.base import Adapter, Capabilities, RunConfig, RunResult
+from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.semantics import KNOB_VALUES, Semantics, delay_steps, refractory_steps
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
@@ -331,6 +331,7 @@ class TFReferenceAdapter(Adapter):
     name = "tf"
     package = "tensorflow-cpu"
     description = "TensorFlow GLIF3 reference (Billeh V1 training-code step; runs every semantics profile)"
+    profiles = ("tf-billeh", "nest-glif-psc")
 
     def _import(self) -> None:
         import tensorflow  # noqa: F401
@@ -340,8 +341,9 @@ class TFReferenceAdapter(Adapter):
             models=("glif3",),
             max_receptors=16,
             recordables=("V_m", "ASC", "I_syn"),
-            knobs=dict(KNOB_VALUES),
+            knobs={**KNOB_VALUES, "delay_offset_steps": ("any",)},
             dtypes=("float64", "float32"),
+            event_amplitudes="real",
         )
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:

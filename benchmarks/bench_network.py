@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters import RunConfig
+from snnval.adapters import RunConfig
 from snnval.allen_cells import EXCITATORY, INHIBITORY, allen_cells
 from snnval.machine import machine_info
 from snnval.runner import run_adapter, run_scenario

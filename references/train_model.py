@@ -85,7 +85,7 @@ class TrainableV1:
     """A float32 TFGlif3Network (profile tf-billeh) plus the maps between its variables and the spec."""
 
     def __init__(self, spec: NetworkSpec, dtype: str = "float32"):
-        from adapters.tf_reference import TFGlif3Network
+        from snnval.adapters.tf_reference import TFGlif3Network
         from snnval.semantics import delay_steps, profile
 
         self.spec = spec

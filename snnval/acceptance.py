@@ -10,17 +10,34 @@ from pathlib import Path
 
 import numpy as np
 
-from adapters.base import RECORDABLE_UNITS, RunResult
 from snnval.compare import Comparison, TraceTolerance, compare
+from snnval.contract import RECORDABLE_UNITS, RunResult
 from snnval.paths import REFERENCES_DIR
 from snnval.scenarios import Scenario
 
-#: (simulator, profile) pairs stored in every scenario's golden file, float64, at every scenario dt.
-GOLDEN_RUNS: tuple[tuple[str, str], ...] = (
-    ("tf", "tf-billeh"),
-    ("tf", "nest-glif-psc"),
-    ("nest", "nest-glif-psc"),
-)
+
+def golden_runs(sims: list[str] | None = None) -> list[tuple[str, str]]:
+    """(simulator, profile) pairs stored in the golden files, float64, at every scenario dt.
+
+    Derived from the adapter registry: every adapter (or those in ``sims``) with each profile it
+    declares as its own. Whether a pair applies to a scenario is the adapter's capabilities' call.
+    """
+    from snnval.adapters import adapter_profiles
+
+    return adapter_profiles(sims)
+
+
+def same_semantics_pairs(sims: list[str] | None = None) -> list[tuple[str, str, str]]:
+    """(profile, reference sim, candidate sim): adapters that declare the same profile must agree.
+
+    The reference is the first registered adapter that declares the profile (the TF reference runs
+    every profile, so it is the reference of every pair it is part of).
+    """
+    by_profile: dict[str, list[str]] = {}
+    for sim, prof in golden_runs(sims):
+        by_profile.setdefault(prof, []).append(sim)
+    return [(prof, sims_[0], other) for prof, sims_ in by_profile.items() for other in sims_[1:]]
+
 
 _REGRESSION_REASON = (
     "same simulator, same pinned versions, same frozen input: only floating-point summation order "

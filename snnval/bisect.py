@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adapters import RunResult
 from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
 from snnval.compare import Comparison, Divergence, compare
+from snnval.contract import RunResult
 from snnval.runner import run_scenario
 from snnval.semantics import profile
 

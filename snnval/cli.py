@@ -24,7 +24,7 @@ def _print_json(obj) -> None:
 
 
 def cmd_list(args) -> int:
-    from adapters import adapter_names, get_adapter
+    from snnval.adapters import adapter_names, get_adapter
     from snnval.scenarios import SCENARIOS
     from snnval.semantics import PROFILES
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import wasserstein_distance
 
-from adapters.base import RECORDABLE_UNITS, RunResult
+from snnval.contract import RECORDABLE_UNITS, RunResult
 from snnval.errors import SpecError
 from snnval.spiketrain_metrics import (
     correlation_coefficients,

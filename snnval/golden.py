@@ -38,8 +38,8 @@ import h5py
 import numpy as np
 
 import snnval
-from adapters.base import RECORDABLE_UNITS, RunResult
 from snnval.atomic import atomic_path
+from snnval.contract import RECORDABLE_UNITS, RunResult
 from snnval.errors import SnnvalError, SpecError, StaleGolden
 
 FORMAT = "snnval-golden"

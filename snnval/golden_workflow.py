@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from adapters import RunResult, get_adapter
-from snnval.acceptance import GOLDEN_RUNS, compare_regression, golden_key, golden_path, subset_recorded
+from snnval.acceptance import compare_regression, golden_key, golden_path, golden_runs, subset_recorded
+from snnval.adapters import RunResult, get_adapter
 from snnval.compare import Comparison
 from snnval.golden import check_fresh, diff_summary, read_golden, write_golden
 from snnval.runner import run_scenario
@@ -21,15 +21,32 @@ def _default_run(scenario: str, sim: str, profile: str, dt_ms: float) -> RunResu
     return run_scenario(scenario, sim, profile, dt_ms)
 
 
+def golden_run_applicability(scenario: Scenario, sim: str, profile: str, dt_ms: float) -> str:
+    """Why adapter ``sim`` cannot run ``scenario`` at ``dt_ms`` in ``profile`` ("" if it can)."""
+    from snnval.contract import RunConfig
+    from snnval.errors import NotApplicable
+    from snnval.semantics import profile as get_profile
+
+    adapter = get_adapter(sim)
+    avail = adapter.availability()
+    if not avail.available:
+        return f"{sim} is not available: {avail.reason}"
+    spec, stimulus = scenario.build(dt_ms)
+    try:
+        adapter.check(spec, stimulus, RunConfig(semantics=get_profile(profile), record=scenario.record))
+    except NotApplicable as exc:
+        return str(exc)
+    return ""
+
+
 def available_golden_runs(scenario: Scenario, sims: list[str] | None = None) -> list[tuple[str, str, float]]:
-    """(sim, profile, dt) of the golden runs whose adapter is selected and available here."""
-    runs = []
-    for sim, profile in GOLDEN_RUNS:
-        if sims is not None and sim not in sims:
-            continue
-        if get_adapter(sim).availability().available:
-            runs += [(sim, profile, dt) for dt in scenario.dts_ms]
-    return runs
+    """(sim, profile, dt) of the golden runs whose adapter is selected, available and applicable here."""
+    return [
+        (sim, profile, dt)
+        for sim, profile in golden_runs(sims)
+        for dt in scenario.dts_ms
+        if not golden_run_applicability(scenario, sim, profile, dt)
+    ]
 
 
 def check_golden_run(

@@ -38,8 +38,8 @@ REFERENCE_RUNNER = ACCURACY_RUNNERS[0][0]
 
 def scenario_cells(scenario: str, dt_ms: float) -> list[dict]:
     """All score-matrix cells of one scenario at one dt: each golden run, and NEST vs TF (same semantics)."""
-    from adapters import get_adapter
-    from snnval.acceptance import GOLDEN_RUNS, compare_same_semantics
+    from snnval.acceptance import compare_same_semantics, golden_runs
+    from snnval.adapters import get_adapter
     from snnval.golden_workflow import check_golden_run
     from snnval.runner import run_scenario
     from snnval.scenarios import get_scenario
@@ -76,7 +76,7 @@ def scenario_cells(scenario: str, dt_ms: float) -> list[dict]:
             base.update(status=status, reason=f"{type(exc).__name__}: {exc}"[:500])
         cells.append(base)
 
-    for sim, profile in GOLDEN_RUNS:
+    for sim, profile in golden_runs():
         avail = get_adapter(sim).availability()
         if not avail.available:
             cells.append(
@@ -129,7 +129,7 @@ def held_out_stimulus(model_path: str, n: int | None):
 
 def accuracy_run(model_path: str, n: int | None, sim: str, semantics, mistakes: tuple[str, ...] = ()) -> dict:
     """Pool counts and predictions of the first ``n`` held-out samples on ``sim`` (optionally a port variant)."""
-    from adapters import RunConfig, get_adapter
+    from snnval.adapters import RunConfig, get_adapter
     from snnval.port_variants import apply_mistakes
     from snnval.semantics import profile
     from snnval.v1_model import pool_counts, predict
@@ -155,7 +155,7 @@ def accuracy_run(model_path: str, n: int | None, sim: str, semantics, mistakes: 
 
 def sample_run(model_path: str, sim: str, semantics: str, neuron: int) -> dict:
     """The first held-out sample: V of one readout neuron and the spike raster of the whole network."""
-    from adapters import RunConfig, get_adapter
+    from snnval.adapters import RunConfig, get_adapter
     from snnval.semantics import profile
 
     spec, _, _, _, stim = held_out_stimulus(model_path, 1)
@@ -237,8 +237,8 @@ def run_nightly(
 
     ``history_path`` defaults to ``reports/history.jsonl`` (append-only, shared by all nights).
     """
-    from adapters import adapter_names, get_adapter
     from snnval import __version__
+    from snnval.adapters import adapter_names, get_adapter
     from snnval.golden import git_revision
     from snnval.machine import machine_info
     from snnval.paths import REPORTS_DIR

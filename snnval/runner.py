@@ -10,7 +10,7 @@ import multiprocessing as mp
 import os
 import traceback
 
-from adapters import RunConfig, RunResult, get_adapter
+from snnval.adapters import RunConfig, RunResult, get_adapter
 from snnval.errors import AdapterFailure, SnnvalError
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus

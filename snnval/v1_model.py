@@ -199,7 +199,7 @@ def run_predictions(
     The stimulus of all images is frozen from ``seed`` at once (so batching does not change it) and
     split into trials of at most ``batch`` images per adapter call to bound memory.
     """
-    from adapters import RunConfig, get_adapter
+    from snnval.adapters import RunConfig, get_adapter
     from snnval.semantics import profile
 
     stim = digits_stimulus(images, seed, timeline=timeline)

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
-from adapters.base import RunResult
 from snnval import spiketrain_metrics as metrics
 from snnval.compare import (
     Comparison,
@@ -24,6 +23,7 @@ from snnval.compare import (
     population_statistics,
     statistical_comparison,
 )
+from snnval.contract import RunResult
 from snnval.errors import SpecError
 
 DT = 0.1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import snnval
-from adapters.base import RunResult
+from snnval.contract import RunResult
 from snnval.errors import SpecError, StaleGolden
 from snnval.golden import (
     GoldenFile,

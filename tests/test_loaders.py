@@ -929,8 +929,8 @@ def test_sonata_spec_round_trips_through_model_h5(sonata_model, tmp_path):
 
 def test_sonata_runs_in_nest(sonata_model):
     """The loaded network, with its iaf_psc_alpha node type, runs in NEST (adapters/nest_glif.py)."""
-    from adapters.base import RunConfig
-    from adapters.nest_glif import NestGlifAdapter
+    from snnval.adapters.nest_glif import NestGlifAdapter
+    from snnval.contract import RunConfig
 
     adapter = NestGlifAdapter()
     avail = adapter.availability()

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters import get_adapter
-from adapters.base import RunConfig
-from adapters.nest_glif import NestGlifAdapter, _import_nest
+from snnval.adapters import get_adapter
+from snnval.adapters.nest_glif import NestGlifAdapter, _import_nest
 from snnval.allen_cells import allen_record
+from snnval.contract import RunConfig
 from snnval.errors import NotApplicable, SpecError
 from snnval.semantics import delay_steps, profile, refractory_steps
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses

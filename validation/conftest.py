@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters import RunResult, get_adapter
+from snnval.adapters import RunResult, get_adapter
 from snnval.runner import run_scenario
 from snnval.scenarios import SCENARIOS
 
@@ -51,9 +51,12 @@ def scenario_run():
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "golden_run" in metafunc.fixturenames:
-        from adapters import adapter_names
-        from snnval.acceptance import GOLDEN_RUNS
+        from snnval.acceptance import golden_runs
 
-        sims = metafunc.config.getoption("--sim") or adapter_names()
-        runs = [r for r in GOLDEN_RUNS if r[0] in sims]
+        runs = golden_runs(metafunc.config.getoption("--sim"))
         metafunc.parametrize("golden_run", runs, ids=[f"{s}-{p}" for s, p in runs])
+    if "same_semantics_pair" in metafunc.fixturenames:
+        from snnval.acceptance import same_semantics_pairs
+
+        pairs = same_semantics_pairs(metafunc.config.getoption("--sim"))
+        metafunc.parametrize("same_semantics_pair", pairs, ids=[f"{p}-{r}-vs-{c}" for p, r, c in pairs])

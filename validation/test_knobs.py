@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters import RunConfig, get_adapter
+from snnval.adapters import RunConfig, get_adapter
 from snnval.allen_cells import allen_cells
 from snnval.semantics import PROFILES, Semantics, refractory_steps
 from snnval.spec import NetworkSpec, Synapses
@@ -211,7 +211,7 @@ def test_float32_stays_close_to_float64():
 
 def test_trial_batching_changes_nothing(monkeypatch):
     """Trials are independent: running them in batches of 1 gives the numbers of one big batch."""
-    import adapters.tf_reference as tfr
+    import snnval.adapters.tf_reference as tfr
     from snnval.scenarios import SCENARIOS
 
     spec, stim1 = SCENARIOS["glif3_network"].build(1.0)

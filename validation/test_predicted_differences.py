@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters import RunConfig, get_adapter
+from snnval.adapters import RunConfig, get_adapter
 from snnval.allen_cells import allen_cells
 from snnval.bisect import bisect_knobs
 from snnval.scenarios import SCENARIOS, SINGLE_NEURON_VARIANTS

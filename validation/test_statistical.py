@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from adapters import RunConfig, get_adapter
+from snnval.adapters import RunConfig, get_adapter
 from snnval.compare import population_statistics, statistical_comparison
 from snnval.scenarios import SCENARIOS
 from snnval.semantics import profile

@@ -1,0 +1,145 @@
+"""The adapter contract: capabilities fail closed, one recordables table, a registry every grid derives from."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from snnval.acceptance import golden_runs, same_semantics_pairs
+from snnval.adapters import adapter_names, adapter_profiles, get_adapter
+from snnval.contract import RECORDABLES, Capabilities, RunConfig
+from snnval.errors import NotApplicable
+from snnval.scenarios import get_scenario
+from snnval.semantics import KNOB_VALUES, profile
+from snnval.stimulus import Events, FrozenStimulus
+
+pytestmark = pytest.mark.quick
+
+NEST_KNOBS = {
+    "reset": ("hard_same_step",),
+    "refractory": ("clamp",),
+    "asc": ("nest_exact",),
+    "psc_to_v": ("exact_alpha",),
+    "delay_rounding": KNOB_VALUES["delay_rounding"],
+    "initial_v": KNOB_VALUES["initial_v"],
+    "delay_offset_steps": ("any",),
+}
+
+
+def _spec_and_stimulus():
+    return get_scenario("synaptic_events").build(1.0)
+
+
+def test_adapters_are_installed_under_snnval_only():
+    # another PyPI distribution owns the top-level name "adapters": snnval must not install it
+    # (run outside the source tree, which pytest puts on sys.path)
+    code = "import importlib.util, sys; sys.path.remove(''); print(importlib.util.find_spec('adapters'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
+    assert out.stdout.strip() == "None"
+    assert importlib.util.find_spec("snnval.adapters.nest_glif") is not None
+
+
+def test_undeclared_knob_is_not_applicable():
+    spec, stim = _spec_and_stimulus()
+    caps = Capabilities(knobs={k: v for k, v in NEST_KNOBS.items() if k != "asc"})
+    with pytest.raises(NotApplicable, match="knob asc is not declared"):
+        caps.check(spec, RunConfig(semantics=profile("nest-glif-psc")), stim)
+    Capabilities(knobs=NEST_KNOBS).check(spec, RunConfig(semantics=profile("nest-glif-psc")), stim)
+
+
+def test_unsupported_knob_value_is_not_applicable():
+    spec, stim = _spec_and_stimulus()
+    with pytest.raises(NotApplicable, match="reset='subtract_next_step'"):
+        Capabilities(knobs=NEST_KNOBS).check(spec, RunConfig(semantics=profile("tf-billeh")), stim)
+
+
+def test_integer_knob_values_must_be_declared():
+    spec, stim = _spec_and_stimulus()
+    sem = profile("nest-glif-psc").with_knobs(delay_offset_steps=1)
+    caps = Capabilities(knobs={**NEST_KNOBS, "delay_offset_steps": (0,)})
+    with pytest.raises(NotApplicable, match="delay_offset_steps=1"):
+        caps.check(spec, RunConfig(semantics=sem), stim)
+    Capabilities(knobs=NEST_KNOBS).check(spec, RunConfig(semantics=sem), stim)
+
+
+@pytest.mark.parametrize(
+    ("kind", "amplitude", "applicable"),
+    [
+        ("unit", 1.0, True),
+        ("unit", 2.0, False),
+        ("integer", 3.0, True),
+        ("integer", 1.3, False),
+        ("real", 1.3, True),
+    ],
+)
+def test_event_amplitudes(kind, amplitude, applicable):
+    spec, stim = _spec_and_stimulus()
+    events = Events(stim.events.trial, stim.events.step, stim.events.source, np.full(len(stim.events), amplitude))
+    stim = FrozenStimulus(stim.dt_ms, stim.n_steps, 1, events=events)
+    caps = Capabilities(knobs=NEST_KNOBS, event_amplitudes=kind)
+    if applicable:
+        caps.check(spec, RunConfig(), stim)
+    else:
+        with pytest.raises(NotApplicable, match="amplitudes"):
+            caps.check(spec, RunConfig(), stim)
+
+
+def test_device_dtype_and_options_fail_closed():
+    spec, stim = _spec_and_stimulus()
+    caps = Capabilities(knobs=NEST_KNOBS, options={"codegen": ("numpy",)})
+    with pytest.raises(NotApplicable, match="device 'cuda'"):
+        caps.check(spec, RunConfig(device="cuda"), stim)
+    with pytest.raises(NotApplicable, match="dtype float32"):
+        caps.check(spec, RunConfig(dtype="float32"), stim)
+    with pytest.raises(NotApplicable, match="codegen='cython'"):
+        caps.check(spec, RunConfig(options={"codegen": "cython"}), stim)
+    with pytest.raises(NotApplicable, match="'threads_per_gpu' is not declared"):
+        caps.check(spec, RunConfig(options={"threads_per_gpu": 1}), stim)
+    caps.check(spec, RunConfig(options={"codegen": "numpy"}), stim)
+
+
+def test_recordables_table_is_the_only_vocabulary():
+    assert {r.timing for r in RECORDABLES.values()} <= {"end_of_step", "drove_step"}
+    with pytest.raises(ValueError, match="RECORDABLES"):
+        Capabilities(recordables=("V_m", "g_ex"))
+
+
+@pytest.mark.parametrize("name", ["tf", "nest"])
+def test_builtin_adapters_declare_every_knob(name):
+    caps = get_adapter(name).capabilities()
+    assert set(caps.knobs) == set(profile("nest-glif-psc").knobs())
+    assert set(caps.recordables) <= set(RECORDABLES)
+
+
+def test_grids_derive_from_the_registry():
+    runs = golden_runs()
+    assert runs == adapter_profiles()
+    assert ("tf", "tf-billeh") in runs and ("nest", "nest-glif-psc") in runs
+    # every adapter that declares a profile appears, in registry order, and nothing else
+    assert {sim for sim, _ in runs} == {n for n in adapter_names() if get_adapter(n).profiles}
+    assert ("nest-glif-psc", "tf", "nest") in same_semantics_pairs()
+    assert golden_runs(["nest"]) == [("nest", "nest-glif-psc")]
+
+
+def test_entry_point_adapter_runs_the_real_simulator():
+    """A third-party distribution (examples/snnval-example-plugin, installed by bootstrap.py) registers
+    an adapter through the ``snnval.adapters`` entry-point group; it runs real NEST."""
+    eps = {ep.name for ep in importlib.metadata.entry_points(group="snnval.adapters")}
+    if "nest-entrypoint" not in eps:
+        pytest.fail("snnval-example-plugin is not installed: bootstrap.py installs it into the test environment")
+    assert "nest-entrypoint" in adapter_names()
+    plugin, nest = get_adapter("nest-entrypoint"), get_adapter("nest")
+    if not nest.availability().available:
+        pytest.skip(f"NEST is not available here: {nest.availability().reason}")
+    assert plugin.name == "nest-entrypoint" and plugin.availability().available
+    spec, stim = get_scenario("single_neuron_step").build(1.0)
+    config = RunConfig(record=("V_m",))
+    a, b = plugin.run(spec, stim, config), nest.run(spec, stim, config)
+    assert a.n_spikes >= 10 and a.provenance["simulator"] == "nest-entrypoint"
+    np.testing.assert_array_equal(a.spike_step, b.spike_step)
+    np.testing.assert_array_equal(a.state["V_m"], b.state["V_m"])
