@@ -330,6 +330,16 @@ def add_model_bisect_commands(sub) -> None:
     )
     s.add_argument("snnval_args", nargs=argparse.REMAINDER, help="-- then the snnval command, e.g. -- compare ...")
     s.set_defaults(func=cmd_bisect_run)
+    s.error = _abort_bisect(s)  # a usage error must abort `git bisect run` (128), never mark a commit bad (2)
+
+
+def _abort_bisect(parser: argparse.ArgumentParser):
+    def error(message: str):
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {message} (exit 128: aborts git bisect run)", file=sys.stderr)
+        raise SystemExit(128)
+
+    return error
 
 
 def main(argv: list[str] | None = None) -> int:
