@@ -150,6 +150,8 @@ class ModelDiff:
             rows = [("#", "section", "group", "field", "kind", "affected", "factor", "cause")]
             for i, f in enumerate(self.findings, 1):
                 factor = "" if f.factor is None else f"{f.factor:.6g}"
+                if "vsc_post" in f.detail:  # B = c x vsc_post^(+-1) x A
+                    factor += "/vsc" if "/ vsc_post" in f.detail else "*vsc"
                 rows.append(
                     (
                         str(i),
@@ -272,14 +274,16 @@ def classify(
 
 
 def _severity(f: Finding) -> float:
-    """Rank for the table (larger is worse): structure and readout first, then the fraction of the group
-    affected times the size of the change (|log10 factor| + 1 for factors; 2 for a whole missing group;
-    1 for permutations and missing/extra elements; min(1, 10 x median relative change) for scattered)."""
+    """Rank for the table (larger is worse): structure first (100), then the fraction of the group affected
+    times the size of the change: |log10 factor| + 1 for factors (+1 for a sign flip), 2 for a whole missing
+    or extra group, 1 for permutations, missing/extra elements and a readout change, min(1, 10 x median
+    relative change) for scattered values. A x1000 on every weight (4) thus ranks above a missing
+    background (2), a readout window (1) and permuted delays (< 1)."""
     frac = f.n_affected / max(f.n_total, 1)
     if f.kind == "structure":
         return 100.0
     if f.kind == "readout":
-        return 50.0
+        return 1.0
     if f.kind in ("missing", "extra"):
         return frac * (2.0 if f.n_affected == f.n_total else 1.0)
     if f.kind == "factor" and f.factor:
@@ -317,6 +321,19 @@ def match_synapses(a: Synapses, b: Synapses, n_post: int, n_receptors: int) -> t
     ua, ub = inverse[: len(ka)], inverse[len(ka) :]
     _, ia, ib = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
     return oa[ia], ob[ib]
+
+
+def _effect(name: str, kind: str, va: np.ndarray, vb: np.ndarray) -> str:
+    """The expected effect of a field's difference; for weight factors with the typical size of the change."""
+    if name != "weight_pA" or kind != "factor":
+        return _EFFECTS[name]
+    nz = va != 0
+    scale = float(np.median(np.abs(vb[nz] / va[nz])))
+    if scale < 0.5:
+        return f"synaptic drive x{scale:.3g} (median): much weaker, rates fall"
+    if scale > 2:
+        return f"synaptic drive x{scale:.3g} (median): much stronger, rates rise or the network runs away"
+    return _EFFECTS[name]
 
 
 def _rewired(sa: Synapses, sb: Synapses, ma: np.ndarray, mb: np.ndarray, rtol: float) -> bool:
@@ -423,7 +440,8 @@ def _diff_synapses(a: NetworkSpec, b: NetworkSpec, section: str, rtol: float) ->
                         "delays attached to other synapses (TF load_sparse sorted weights but not delays: "
                         "delays from network_dat.pkl instead of the checkpoint)"
                     )
-                findings.append(Finding(section, "all", name, kind, n, len(va), cause, c, detail, _EFFECTS[name]))
+                effect = _effect(name, kind, va, vb)
+                findings.append(Finding(section, "all", name, kind, n, len(va), cause, c, detail, effect))
                 continue
         for g in groups:
             sel = gm == g
@@ -431,7 +449,8 @@ def _diff_synapses(a: NetworkSpec, b: NetworkSpec, section: str, rtol: float) ->
             res = classify(va[sel], vb[sel], rtol, vsc=vs)
             if res is not None:
                 kind, n, c, cause, detail = res
-                findings.append(Finding(section, g, name, kind, n, int(sel.sum()), cause, c, detail, _EFFECTS[name]))
+                effect = _effect(name, kind, va[sel], vb[sel])
+                findings.append(Finding(section, g, name, kind, n, int(sel.sum()), cause, c, detail, effect))
     return findings
 
 

@@ -98,61 +98,33 @@ def test_golden_check_as_bisect_script():
 # --- the worked example: git bisect run over a repository of model files ------------------------------------
 
 
-def _git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-    }
-    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env, timeout=900)
-    assert done.returncode == 0, f"git {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
+def _example():
+    """examples/model_repo_bisect/make_repo.py, the worked example the README shows."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "model_repo_bisect" / "make_repo.py"
+    spec = importlib.util.spec_from_file_location("make_repo", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def make_model_repo(repo: Path) -> dict[str, str]:
-    """A model repository with 7 commits; commit 'e_to_i in pA' scales the E->I weights by 1000 (bad)."""
-    spec = get_scenario("glif3_network").build_spec().validated()
-    model = repo / "model.h5"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    shas = {}
-
-    def commit(label: str, write) -> None:
-        write()
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", label)
-        shas[label] = _git(repo, "rev-parse", "HEAD").strip()
-
-    s = spec.synapses
-    order = np.random.default_rng(4).permutation(len(s))
-    shuffled = replace(spec, synapses=type(s)(*(getattr(s, f)[order] for f in s.__dataclass_fields__)))
-    scaled = replace(
-        shuffled,
-        synapses=replace(
-            shuffled.synapses,
-            weight_pA=np.where(
-                shuffled.synapses.receptor == 2, shuffled.synapses.weight_pA * 1000, shuffled.synapses.weight_pA
-            ),
-        ),
-    )
-    commit("initial model", lambda: save_model(model, spec, metadata={"note": "exported"}))
-    commit("provenance", lambda: save_model(model, spec, metadata={"note": "exported", "by": "lab"}))
-    commit("broken upload", lambda: model.write_bytes(model.read_bytes()[:4000]))
-    commit("re-export, rows in another order", lambda: save_model(model, shuffled, metadata={"note": "re-export"}))
-    commit("e_to_i in pA", lambda: save_model(model, scaled, metadata={"note": "weights converted"}))
-    commit("notes", lambda: (repo / "NOTES.md").write_text("weights converted to pA\n"))
-    commit("provenance again", lambda: save_model(model, scaled, metadata={"note": "final"}))
-    return shas
-
-
-def test_git_bisect_run_finds_the_bad_commit(tmp_path):
+@pytest.mark.parametrize(
+    "run",
+    [
+        pytest.param((), id="file-diff"),
+        # the README's command: each step runs both models on NEST in fresh processes (~12 s a step)
+        pytest.param(("--run", "glif3_network"), id="run-effect", marks=pytest.mark.nightly),
+    ],
+)
+def test_git_bisect_run_finds_the_bad_commit(tmp_path, run):
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     pytest.importorskip("nest")
+    example = _example()
+    git = example.git
     repo = tmp_path / "models"
-    shas = make_model_repo(repo)
+    shas = example.make_model_repo(repo)
     known_good = tmp_path / "known_good.h5"
     known_good.write_bytes(
         subprocess.run(
@@ -160,8 +132,8 @@ def test_git_bisect_run_finds_the_bad_commit(tmp_path):
         ).stdout
     )
     assert load_model(known_good).spec.n_neurons == 220
-    _git(repo, "bisect", "start", shas["provenance again"], shas["initial model"])
-    out = _git(
+    git(repo, "bisect", "start", shas["provenance again"], shas["initial model"])
+    out = git(
         repo,
         "bisect",
         "run",
@@ -171,11 +143,10 @@ def test_git_bisect_run_finds_the_bad_commit(tmp_path):
         "diff",
         str(known_good),
         "model.h5",
-        "--run",
-        "glif3_network",
+        *run,
     )
-    log = _git(repo, "bisect", "log")
-    _git(repo, "bisect", "reset")
+    log = git(repo, "bisect", "log")
+    git(repo, "bisect", "reset")
     assert f"{shas['e_to_i in pA']} is the first bad commit" in out, out
     # every step was decided by a real run or skipped; the bad commit was tested, not guessed
     assert f"# bad: [{shas['e_to_i in pA']}]" in log, log
