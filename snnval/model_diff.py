@@ -206,7 +206,10 @@ def load_any(path: str | Path, *, trust_pickle: bool = False) -> LoadedModel:
         return load_tf_model(net, folder / "input_dat.pkl", checkpoint, trust_pickle=trust_pickle)
     if path.is_dir():
         raise SpecError(str(path), "path", "a model file, or a directory holding network_dat.pkl + input_dat.pkl")
-    return load_model_file(path)
+    try:
+        return load_model_file(path)
+    except OSError as exc:  # h5py on a truncated or damaged file (load_model_file lets it through)
+        raise SpecError(str(path), "content", f"a readable HDF5 model file ({exc})") from exc
 
 
 # --- classification --------------------------------------------------------------------------------------
@@ -231,6 +234,15 @@ def _named(c: float, rtol: float) -> tuple[float, str] | None:
     return None
 
 
+def _offset(a: np.ndarray, b: np.ndarray, rtol: float) -> tuple[str, int, float, str, str] | None:
+    """("offset", ...) if B = A + c for one c (to rtol of the values' size), else None."""
+    c = _constant(b - a, rtol * max(1.0, float(np.max(np.abs(a)))))
+    if c is None or c == 0:
+        return None
+    n = int((~_close(a, b, rtol)).sum())
+    return "offset", n, c, f"offset {c:+.6g}: another reference point (e.g. relative to E_L)", ""
+
+
 def classify(
     a: np.ndarray, b: np.ndarray, rtol: float, vsc: np.ndarray | None = None, offsets: bool = False
 ) -> tuple[str, int, float | None, str, str] | None:
@@ -251,6 +263,10 @@ def classify(
         c = _constant(ratio, rtol)
         if c is not None:
             named = _named(c, rtol)
+            if named is None and offsets:  # a voltage moved by a constant is an offset, not an odd factor
+                off = _offset(a, b, rtol)
+                if off is not None:
+                    return off
             cause = named[1] if named else f"x{c:.6g}: constant factor matching no known unit confusion"
             return "factor", n, c, cause, ""
         if vsc is not None:
@@ -263,9 +279,9 @@ def classify(
                     cause = VSC_CAUSES[key] if key else f"x{c:.6g} {what}: a TF normalisation with an unnamed factor"
                     return "factor", n, c, cause, f"B = {c:.6g} {what} * A"
     if offsets:
-        c = _constant(b - a, rtol * max(1.0, float(np.max(np.abs(a)))))
-        if c is not None:
-            return "offset", n, c, f"offset {c:+.6g}: another reference point (e.g. relative to E_L)", ""
+        off = _offset(a, b, rtol)
+        if off is not None:
+            return off
     if n > 1 and bool(np.all(_close(np.sort(a), np.sort(b), rtol))):
         return "permutation", n, None, "same values attached to other elements (sorted differently)", ""
     rel = np.abs(b - a)[~same] / np.maximum(np.abs(a), np.abs(b))[~same]
