@@ -34,7 +34,7 @@ from snnval.errors import AdapterFailure, SnnvalError
 EXIT_GOOD, EXIT_BAD, EXIT_SKIP, EXIT_ABORT = 0, 1, 125, 128
 
 #: Subcommands that make sense as a bisect check.
-CHECKS = ("compare", "golden", "diff", "delta-debug", "bisect", "run")
+CHECKS = ("compare", "golden", "diff", "delta-debug", "delta-debug-sims", "bisect", "run")
 
 
 def _say(msg: str) -> None:

@@ -288,6 +288,39 @@ def cmd_delta_debug(args) -> int:
     return EXIT_OK if report.target is None else EXIT_FAIL
 
 
+def cmd_delta_debug_sims(args) -> int:
+    from snnval.delta_debug import delta_debug_simulators
+    from snnval.model_diff import load_any
+    from snnval.scenarios import get_scenario
+    from snnval.semantics import profile
+
+    knobs = {}
+    for item in args.candidate_knob or []:
+        if "=" not in item:
+            raise SnnvalError(f"--candidate-knob: expected KNOB=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        knobs[k] = int(v) if v.lstrip("-").isdigit() else v
+    candidate = profile(args.candidate_profile)
+    if knobs:
+        candidate = candidate.with_knobs(**knobs)
+    sc = get_scenario(args.scenario)
+    spec = load_any(args.model).spec if args.model else sc.build_spec().validated()
+    report = delta_debug_simulators(
+        spec,
+        sc.name,
+        (args.reference_sim, args.reference_profile),
+        (args.candidate_sim, candidate),
+        dt_ms=args.dt,
+        tier=args.tier,
+        refine=not args.no_refine,
+    )
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.summary())
+    return EXIT_OK if report.target is None else EXIT_FAIL
+
+
 def cmd_bisect_run(args) -> int:
     from snnval.bisect_run import bisect_run
 
@@ -295,7 +328,7 @@ def cmd_bisect_run(args) -> int:
 
 
 def add_model_bisect_commands(sub) -> None:
-    """Subcommands ``diff``, ``delta-debug`` and ``bisect-run``."""
+    """Subcommands ``diff``, ``delta-debug``, ``delta-debug-sims`` and ``bisect-run``."""
     from snnval.model_diff import DEFAULT_RTOL
 
     def models(s):
@@ -319,6 +352,20 @@ def add_model_bisect_commands(sub) -> None:
     s.add_argument("--tier", choices=("spikes", "traces"), default="spikes")
     s.add_argument("--no-refine", action="store_true", help="stop at groups (do not refine to neurons)")
     s.set_defaults(func=cmd_delta_debug)
+
+    s = sub.add_parser("delta-debug-sims", help="smallest part of the network on which two simulators still part")
+    s.add_argument("scenario")
+    s.add_argument("--model", help="network file (default: the scenario's own network)")
+    s.add_argument("--reference-sim", default="nest")
+    s.add_argument("--reference-profile", default="nest-glif-psc")
+    s.add_argument("--candidate-sim", default="nest")
+    s.add_argument("--candidate-profile", default="nest-glif-psc")
+    s.add_argument("--candidate-knob", action="append", metavar="KNOB=VALUE", help="override a knob (repeatable)")
+    s.add_argument("--dt", type=float, default=None, help="step in ms (default: the scenario's first dt)")
+    s.add_argument("--tier", choices=("spikes", "traces"), default="spikes")
+    s.add_argument("--no-refine", action="store_true", help="stop at groups (do not refine to neurons)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_delta_debug_sims)
 
     s = sub.add_parser(
         "bisect-run",

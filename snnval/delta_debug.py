@@ -12,9 +12,14 @@ from A is at the same step and neuron.
 The minimal set is found with ddmin (A. Zeller and R. Hildebrandt, "Simplifying and Isolating
 Failure-Inducing Input", IEEE TSE 28(2), 2002): test halves, then complements, then finer partitions, until
 no single change can be dropped (1-minimal). Then every synapse change in the result is refined: its
-synapses are split by the target's node type and then by target neuron, and ddmin runs again on those
-parts with the rest of the set applied, so the report says "weights of e_to_i onto neuron 17" where that is
-the cause. Every distinct subset is run once (results are cached); the report gives the number of runs.
+synapses are split by the target's node type, then by target neuron, then (recurrent synapses) by
+presynaptic neuron, and ddmin runs again on those parts with the rest of the set applied, so the report
+says "weights of e_to_i onto neuron 17" where that is the cause. Every distinct subset is run once (results
+are cached); the report gives the number of runs.
+
+:func:`delta_debug_simulators` does the same for two simulators (or two mappings) on one network: the
+changes are the network's own synapse groups, kept or disconnected, and the result is the smallest part of
+the network through which the two still part at the same step and neuron.
 """
 
 from __future__ import annotations
@@ -217,21 +222,29 @@ class DeltaDebugReport:
 
 
 def _split(c: Change, a: NetworkSpec, b: NetworkSpec, by: str) -> list[Change]:
-    """A synapse change cut by its targets' node type (``by="type"``) or target neuron (``by="neuron"``)."""
-    if c.kind == "cell":
-        return [c]
+    """A synapse change cut by its targets' node type (``by="type"``), target neuron (``"neuron"``) or
+    presynaptic neuron (``"pre"``, recurrent synapses only)."""
+    if c.kind == "cell" or (by == "pre" and c.section != "recurrent"):
+        return [c]  # inputs are not cut by fibre: a neuron's drive needs many fibres, and ddmin would pay for each
     s = (a.synapses if c.section == "recurrent" else a.inputs) if c.idx_a.size else None
-    post = s.post[c.idx_a] if s is not None else (b.synapses if c.section == "recurrent" else b.inputs).post[c.idx_b]
-    key = a.node_type[post] if by == "type" else post
+    if s is None:
+        s = b.synapses if c.section == "recurrent" else b.inputs
+    idx = c.idx_a if c.idx_a.size else c.idx_b
+    post = s.post[idx]
+    key = {"type": a.node_type[post], "neuron": post, "pre": s.pre[idx]}[by]
     parts = []
     for k in np.unique(key):
         m = key == k
-        base = c.name.split(" onto ")[0]
-        label = f"onto {a.cells.names[k]}" if by == "type" else f"onto neuron {k} ({a.cells.names[a.node_type[k]]})"
+        if by == "pre":
+            name = f"{c.name} from neuron {k}"
+        else:
+            base = c.name.split(" onto ")[0]
+            label = f"onto {a.cells.names[k]}" if by == "type" else f"onto neuron {k} ({a.cells.names[a.node_type[k]]})"
+            name = f"{base} {label}"
         parts.append(
             replace(
                 c,
-                name=f"{base} {label}",
+                name=name,
                 idx_a=c.idx_a[m] if c.idx_a.size else c.idx_a,
                 idx_b=c.idx_b[m] if c.idx_b.size else c.idx_b,
             )
@@ -284,8 +297,8 @@ def delta_debug(
     stage = "groups"
     minimal = ddmin(changes, make_test(()))
     if refine:
-        for by in ("type", "neuron"):
-            stage = f"refine by {'target node type' if by == 'type' else 'target neuron'}"
+        for by in ("type", "neuron", "pre"):
+            stage = "refine by " + {"type": "target node type", "neuron": "target neuron", "pre": "source"}[by]
             refined: list[Change] = []
             for i, c in enumerate(minimal):
                 parts = _split(c, a, b, by)
@@ -374,3 +387,52 @@ def delta_debug_models(
     shared options; changes are exact differences, so that the hybrid with every change is B)."""
     run = scenario_runner(a, scenario, sim, profile, dt_ms)
     return delta_debug(a, b, run, divergence_on(tier), refine=refine, scenario=scenario, sim=sim, tier=tier)
+
+
+def _name(semantics) -> str:
+    return semantics if isinstance(semantics, str) else semantics.name
+
+
+def delta_debug_simulators(
+    spec: NetworkSpec,
+    scenario: str,
+    reference: tuple[str, str],
+    candidate: tuple[str, str],
+    *,
+    dt_ms: float | None = None,
+    tier: str = "spikes",
+    refine: bool = True,
+) -> DeltaDebugReport:
+    """The smallest part of the network on which two simulators (``(adapter, profile)`` pairs) still part
+    at the same step and neuron as on the whole network.
+
+    There is no model B here: the changes are the network's own synapse groups, and a hybrid keeps only
+    some of them (the neurons and their parameters stay; a group not kept is disconnected). ddmin then
+    finds a 1-minimal set of groups to keep, refined to target node types and neurons: the connections
+    through which the first divergence arises. Each test runs both simulators (in-process).
+    """
+    empty = replace(spec, synapses=Synapses.empty(), inputs=Synapses.empty())
+    run_ref = scenario_runner(spec, scenario, reference[0], reference[1], dt_ms)
+    run_cand = scenario_runner(spec, scenario, candidate[0], candidate[1], dt_ms)
+    first = divergence_on(tier)
+
+    def run_pair(s: NetworkSpec):
+        if s is empty:  # delta_debug's reference run: nothing to compare it with, and never used
+            return None
+        return run_ref(s), run_cand(s)
+
+    report = delta_debug(
+        empty,
+        spec,
+        run_pair,
+        lambda _unused, pair: first(*pair),
+        refine=refine,
+        scenario=scenario,
+        sim=f"{reference[0]} ({_name(reference[1])}) vs {candidate[0]} ({_name(candidate[1])})",
+        tier=tier,
+    )
+    report.minimal = [m.replace("/extra synapses", "/synapses kept") for m in report.minimal]
+    report.runs_per_stage.pop("reference", None)
+    report.runs_per_stage = {k: 2 * v for k, v in report.runs_per_stage.items()}  # two simulators per test
+    report.n_runs = sum(report.runs_per_stage.values())
+    return report

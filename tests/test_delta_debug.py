@@ -161,3 +161,56 @@ def test_cli_delta_debug(net, tmp_path, capsys):
     assert [m["change"] for m in out["minimal"]] == ["cells/Rorb_480124551/C_m_pF"]
     assert main(["delta-debug", str(pa), str(pa), "--scenario", SCENARIO]) == 0
     assert "nothing to isolate" in capsys.readouterr().out
+
+
+# --- two simulators (or two mappings) on one network --------------------------------------------------------
+
+#: NEST with the TF delay rounding (half to even) against NEST's own (half up): they part only through
+#: synapses whose delay is an odd multiple of half a step where the two rules disagree (2.5 ms, 4.5 ms at dt 1).
+TF_ROUNDING = {"delay_rounding": "tf_clip_half_even"}
+
+
+def test_two_mappings_groups(net):
+    from snnval.delta_debug import delta_debug_simulators
+    from snnval.semantics import profile
+
+    a, _, _ = net
+    cand = profile("nest-glif-psc").with_knobs(**TF_ROUNDING)
+    report = delta_debug_simulators(a, SCENARIO, ("nest", "nest-glif-psc"), ("nest", cand), tier="traces", refine=False)
+    assert report.target is not None and report.one_minimal
+    # the recurrent E->E synapses carry the divergence; the inputs make their presynaptic neurons spike
+    assert "recurrent/e_to_e/synapses kept" in report.minimal
+    assert all(m.startswith(("recurrent/e_to_e", "input/")) for m in report.minimal), report.summary()
+    assert report.n_runs <= 80, report.summary()
+
+
+@pytest.mark.nightly
+def test_two_mappings_refined_to_the_synapse_whose_delay_rounds_differently(net):
+    """~45 s: the refinement runs both mappings ~70 times."""
+    from snnval.delta_debug import delta_debug_simulators
+    from snnval.semantics import profile
+
+    a, _, _ = net
+    cand = profile("nest-glif-psc").with_knobs(**TF_ROUNDING)
+    report = delta_debug_simulators(a, SCENARIO, ("nest", "nest-glif-psc"), ("nest", cand), tier="traces")
+    recurrent = [m for m in report.minimal if m.startswith("recurrent/")]
+    assert len(recurrent) == 1, report.summary()
+    post = int(recurrent[0].split("onto neuron ")[1].split()[0])
+    pre = int(recurrent[0].split("from neuron ")[1].split()[0])
+    assert post == report.target["neuron"]
+    s = a.synapses
+    delays = s.delay_ms[(s.pre == pre) & (s.post == post)]
+    assert set(delays.tolist()) <= {2.5, 4.5}, delays  # half-up and half-to-even disagree exactly there
+    # everything else kept only drives the presynaptic neuron
+    assert all(f"onto neuron {pre} " in m for m in report.minimal if m.startswith("input/"))
+
+
+def test_cli_delta_debug_sims(net, capsys):
+    from snnval.cli import main
+
+    args = ["delta-debug-sims", SCENARIO, "--candidate-knob", "delay_rounding=tf_clip_half_even", "--no-refine"]
+    assert main([*args, "--tier", "traces", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["target_first_divergence"] is not None and out["minimal"]
+    assert main(["delta-debug-sims", SCENARIO, "--no-refine"]) == 0  # the same mapping twice: nothing parts
+    assert main(["delta-debug-sims", SCENARIO, "--candidate-knob", "delay_rounding"]) == 2
