@@ -193,6 +193,9 @@ class DeltaDebugReport:
     n_runs: int = 0
     runs_per_stage: dict[str, int] = field(default_factory=dict)
     one_minimal: bool = False
+    #: how the summary names the changes and the two sides
+    groups_label: str = "differing groups"
+    sides: tuple[str, str] = ("A", "B")
 
     def to_dict(self) -> dict:
         return {
@@ -208,11 +211,12 @@ class DeltaDebugReport:
         }
 
     def summary(self) -> str:
-        lines = [f"delta-debug on {self.scenario} ({self.sim}, {self.tier} tier): {self.n_changes} differing groups"]
+        a, b = self.sides
+        lines = [f"delta-debug on {self.scenario} ({self.sim}, {self.tier} tier): {self.n_changes} {self.groups_label}"]
         if self.target is None:
-            return lines[0] + "\n  no divergence between A and B: nothing to isolate"
+            return lines[0] + f"\n  no divergence between {a} and {b}: nothing to isolate"
         t = self.target
-        lines.append(f"  first divergence of B from A: step {t['step']}, neuron {t['neuron']}, {t['variable']}")
+        lines.append(f"  first divergence of {b} from {a}: step {t['step']}, neuron {t['neuron']}, {t['variable']}")
         lines.append(f"  minimal set ({len(self.minimal)} change(s), 1-minimal: {self.one_minimal}):")
         for name, k in zip(self.minimal, self.minimal_sizes, strict=True):
             lines.append(f"    {name}  ({k} element{'s' if k != 1 else ''})")
@@ -432,6 +436,7 @@ def delta_debug_simulators(
         tier=tier,
     )
     report.minimal = [m.replace("/extra synapses", "/synapses kept") for m in report.minimal]
+    report.groups_label, report.sides = "synapse groups", ("the reference", "the candidate")
     report.runs_per_stage.pop("reference", None)
     report.runs_per_stage = {k: 2 * v for k, v in report.runs_per_stage.items()}  # two simulators per test
     report.n_runs = sum(report.runs_per_stage.values())
