@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from snnval.errors import SpecError
-from snnval.model_diff import _synapse_groups, match_synapses
+from snnval.model_diff import match_synapses, synapse_groups
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
 
 _CELL_FIELDS = (
@@ -87,16 +87,17 @@ def _cell_changes(a: NetworkSpec, b: NetworkSpec) -> list[Change]:
 def _syn_changes(a: NetworkSpec, b: NetworkSpec, section: str) -> list[Change]:
     sa, sb = (a.synapses, b.synapses) if section == "recurrent" else (a.inputs, b.inputs)
     ia, ib = match_synapses(sa, sb, a.n_neurons, a.n_receptors)
-    ga, gb = _synapse_groups(a, sa, section), _synapse_groups(b, sb, section)
+    ga, gb, names = synapse_groups(a, b, section)
     out = []
-    for g in dict.fromkeys(np.concatenate([np.unique(ga), np.unique(gb)]).tolist()):
-        sel = ga[ia] == g
+    for code in np.unique(np.concatenate([ga, gb])).tolist():
+        g = names[code]
+        sel = ga[ia] == code
         for name in ("weight_pA", "delay_ms"):
             diff = sel & (getattr(sa, name)[ia] != getattr(sb, name)[ib])
             if diff.any():
                 out.append(Change(f"{section}/{g}/{name}", "value", section, name, idx_a=ia[diff], idx_b=ib[diff]))
-        missing = np.setdiff1d(np.flatnonzero(ga == g), ia)
-        extra = np.setdiff1d(np.flatnonzero(gb == g), ib)
+        missing = np.setdiff1d(np.flatnonzero(ga == code), ia)
+        extra = np.setdiff1d(np.flatnonzero(gb == code), ib)
         if missing.size:
             out.append(Change(f"{section}/{g}/missing synapses", "missing", section, idx_a=missing))
         if extra.size:
