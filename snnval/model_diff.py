@@ -322,7 +322,7 @@ def match_synapses(a: Synapses, b: Synapses, n_post: int, n_receptors: int) -> t
 
     def keyed(s: Synapses) -> tuple[np.ndarray, np.ndarray]:
         key = (s.pre.astype(np.int64) * n_post + s.post) * n_receptors + s.receptor
-        order = np.argsort(key, kind="stable")
+        order = np.argsort(key)  # equal keys are re-sorted by value below: no need for a stable sort
         k = key[order]
         # multapses: re-sort only the runs of equal keys by (weight, delay), in place (runs stay contiguous)
         eq = k[1:] == k[:-1]
@@ -348,8 +348,10 @@ def match_synapses(a: Synapses, b: Synapses, n_post: int, n_receptors: int) -> t
         _, inverse = np.unique(np.concatenate([ka, kb]), axis=0, return_inverse=True)
         inverse = inverse.ravel()
         ua, ub = inverse[: len(ka)], inverse[len(ka) :]
-    _, ia, ib = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
-    return oa[ia], ob[ib]
+    # ua and ub are strictly increasing (keys sorted, ranks counting up within a key): merge by binary search
+    pos = np.minimum(np.searchsorted(ub, ua), len(ub) - 1)
+    hit = ub[pos] == ua
+    return oa[np.flatnonzero(hit)], ob[pos[hit]]
 
 
 def _effect(name: str, kind: str, va: np.ndarray, vb: np.ndarray) -> str:
@@ -524,8 +526,8 @@ def _diff_cells(a: NetworkSpec, b: NetworkSpec, rtol: float) -> list[Finding]:
     reported per node type of A (or once for all types when one factor explains every type)."""
     findings = []
     type_names = np.asarray(a.cells.names)[a.node_type]
-    ma = np.asarray(a.cells.models)[a.node_type]
-    mb = np.asarray(b.cells.models)[b.node_type]
+    ma = np.asarray(a.cells.models or ("glif3",) * a.cells.n_types)[a.node_type]  # unvalidated specs: all GLIF3
+    mb = np.asarray(b.cells.models or ("glif3",) * b.cells.n_types)[b.node_type]
     if not np.array_equal(ma, mb):
         for t in np.unique(type_names[ma != mb]):
             sel = type_names == t
