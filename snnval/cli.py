@@ -279,7 +279,6 @@ def cmd_delta_debug(args) -> int:
         dt_ms=args.dt,
         tier=args.tier,
         refine=not args.no_refine,
-        rtol=args.rtol,
     )
     if args.json:
         _print_json(report.to_dict())
@@ -335,7 +334,6 @@ def add_model_bisect_commands(sub) -> None:
         s.add_argument("model_a", help="model file (snnval h5, desplit h5, SONATA .json) or TF pickle directory")
         s.add_argument("model_b")
         s.add_argument("--trust-pickle", action="store_true", help="allow loading TF pickles (they can run code)")
-        s.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="relative tolerance for equal values")
         s.add_argument("--sim", default="nest", help="adapter for runs (default nest)")
         s.add_argument("--profile", default="nest-glif-psc")
         s.add_argument("--dt", type=float, default=None, help="step in ms (default: the scenario's first dt)")
@@ -343,6 +341,7 @@ def add_model_bisect_commands(sub) -> None:
 
     s = sub.add_parser("diff", help="what differs between two model files (factors, permutations, missing, ...)")
     models(s)
+    s.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="relative tolerance for equal values")
     s.add_argument("--run", metavar="SCENARIO", help="also run both on this scenario's stimulus: first divergence")
     s.set_defaults(func=cmd_diff)
 

@@ -386,10 +386,9 @@ def delta_debug_models(
     dt_ms: float | None = None,
     tier: str = "spikes",
     refine: bool = True,
-    rtol: float = 0.0,
 ) -> DeltaDebugReport:
-    """:func:`delta_debug` of two networks on a scenario's stimulus (``rtol`` is accepted for the CLI's
-    shared options; changes are exact differences, so that the hybrid with every change is B)."""
+    """:func:`delta_debug` of two networks on a scenario's stimulus (changes are exact differences, so that
+    the hybrid with every change is B)."""
     run = scenario_runner(a, scenario, sim, profile, dt_ms)
     return delta_debug(a, b, run, divergence_on(tier), refine=refine, scenario=scenario, sim=sim, tier=tier)
 
