@@ -14,8 +14,9 @@ a regression, models differ)
 a simulator crash or hang (AdapterFailure)               1 or 125    ``--crash bad`` (default: a crash is a
                                                                      regression) or ``--crash skip``
 ``--setup`` command failed (a build failure)             125         this commit cannot be tested
-adapter unavailable or not applicable, a file missing    125         this commit cannot be tested
-or malformed (SpecError), a golden made from another
+adapter unavailable or not applicable, a golden check    125         this commit cannot be tested
+with no golden run available, a file missing or
+malformed (SpecError), a golden made from another
 spec (StaleGolden), any other error of the check
 the wrapper's or the subcommand's arguments are wrong    128         abort: no commit can be tested with
 (argparse usage error, nothing to run)                               this command line; never 1
@@ -42,9 +43,19 @@ def _say(msg: str) -> None:
 
 
 def _unavailable(args) -> str:
-    """Why one of the adapters the check names cannot run here ("" if all can)."""
+    """Why the check cannot test anything here ("" if it can): an adapter it names is unavailable, or (golden
+    check) no golden run is available, so that a check of nothing never counts as good."""
     from snnval.adapters import get_adapter
 
+    if args.command == "diff" and not args.run:
+        return ""  # a file diff runs no simulator
+    if args.command == "golden" and args.action == "check":
+        from snnval.golden_workflow import available_golden_runs
+        from snnval.scenarios import SCENARIOS, get_scenario
+
+        names = args.scenarios or list(SCENARIOS)
+        if not any(available_golden_runs(get_scenario(n), args.sim) for n in names):
+            return f"no golden run of {', '.join(names)} can run here (adapters {args.sim or 'all'})"
     sims = getattr(args, "sim", None)
     names = [sims] if isinstance(sims, str) else list(sims or [])
     for attr in ("reference_sim", "candidate_sim"):

@@ -88,6 +88,13 @@ def test_unavailable_adapter_is_untestable(models, tmp_path):
     done = _snnval("bisect-run", "--", "compare", "synaptic_events", "--sim", "nest", "--sim", "nest", env=env)
     assert done.returncode == EXIT_SKIP, done.stderr
     assert "adapter nest is not available" in done.stderr and "pynestkernel" in done.stderr
+    # a golden check over every adapter would check only TF here: with --sim nest it checks nothing -> skip
+    done = _snnval("bisect-run", "--", "golden", "check", "synaptic_events", "--sim", "nest", env=env)
+    assert done.returncode == EXIT_SKIP, done.stderr
+    # a file diff needs no simulator: still decided without NEST
+    _, good, bad, _ = models
+    done = _snnval("bisect-run", "--", "diff", str(good), str(bad), env=env)
+    assert done.returncode == EXIT_BAD, done.stderr
 
 
 def test_golden_check_as_bisect_script():
