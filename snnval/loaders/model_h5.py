@@ -30,6 +30,7 @@ from snnval.loaders import (
     check_connections,
     finish_spec,
     json_attr,
+    open_h5,
     read_h5_array,
 )
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
@@ -284,7 +285,7 @@ def load_model(path: str | Path) -> LoadedModel:
         raise SpecError(source, "path", "an existing snnval model file")
     if not h5py.is_hdf5(path):
         raise SpecError(source, "format", "an HDF5 file (references/MODEL_FORMAT.md)")
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         fmt = f.attrs.get("format")
         if isinstance(fmt, bytes):
             fmt = fmt.decode()
