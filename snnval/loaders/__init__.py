@@ -206,11 +206,21 @@ def receptor_names(n_receptors: int) -> tuple[str, ...]:
 
 
 def finish_spec(spec: NetworkSpec, source: str) -> NetworkSpec:
-    """``spec.validated()``, with any SpecError re-raised to name the file it came from."""
+    """``spec.validated()`` (with its plausibility check), errors and warnings naming the file it came from."""
+    import warnings
+
+    from snnval.plausibility import PlausibilityWarning
+
     try:
-        return spec.validated()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PlausibilityWarning)
+            out = spec.validated()
     except SpecError as exc:
         raise SpecError(f"{source} ({exc.source})", exc.field, exc.expected) from exc
+    for w in caught:  # re-issued with the file's name; other warnings pass through unchanged
+        message = f"{source}: {w.message}" if issubclass(w.category, PlausibilityWarning) else w.message
+        warnings.warn(message, w.category, stacklevel=2)
+    return out
 
 
 def read_h5_array(
