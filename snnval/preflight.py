@@ -242,3 +242,32 @@ def check_run_resources(spec, stimulus, config) -> float:
         spec.n_sources,
         spec.n_receptors,
     )
+
+
+def check_delays(spec, dt_ms: float) -> None:
+    """Every delay in [dt, MAX_DELAY_MS]: a shorter delay cannot exist on the step grid.
+
+    NEST refuses delays below its resolution and the TF training code clips them up to dt; either
+    would change the model without a word, so such a model is refused before it runs. The upper
+    bound is :data:`snnval.plausibility.MAX_DELAY_MS` (checked when the spec is validated).
+    """
+    import numpy as np
+
+    for part in ("synapses", "inputs"):
+        delay = np.asarray(getattr(spec, part).delay_ms, dtype=float)
+        short = delay < dt_ms * (1.0 - _REL_EPS)
+        if short.any():
+            i = int(np.flatnonzero(short)[0])
+            raise SpecError(
+                f"spec '{spec.name}' {part}",
+                "delay_ms",
+                f"delays >= dt = {dt_ms:g} ms ({int(short.sum())} of {delay.size} are shorter, e.g. element {i} = "
+                f"{delay[i]:g} ms): a delay below one step cannot be simulated (NEST refuses it, the TF rule "
+                "would clip it to dt); use a finer dt or fix the delays",
+            )
+
+
+def check_run(spec, stimulus, config) -> float:
+    """Checks of one built run before it is sent to a simulator: delays vs dt, memory estimate."""
+    check_delays(spec, float(stimulus.dt_ms))
+    return check_run_resources(spec, stimulus, config)

@@ -49,10 +49,11 @@ TIMEOUT_ENV = "SNNVAL_TIMEOUT_S"
 #: 5-15 s on the shared 2-core machine, building the largest built-in scenario a few more; 120 s
 #: leaves a factor of about 8 for a loaded machine.
 BASE_TIMEOUT_S = 120.0
-#: Per neuron-step-trial part of the default timeout. The slowest built-in adapter (the TF
-#: reference on the 220-neuron network at dt 0.1 ms, 2.2e6 neuron-steps) needed 8e-6 s per
-#: neuron-step on this machine (benchmarks are not run in tests; see README "Reliability");
-#: 1e-4 s is about 12 times that, for loaded machines and denser networks.
+#: Per neuron-step-trial part of the default timeout. The slowest built-in adapter, the TF reference
+#: on the 220-neuron network at dt 0.1 ms (2.2e6 neuron-steps), took 26 s in a fresh worker on the
+#: shared 2-core machine: 9.1 s simulating (4e-6 s per neuron-step), the rest TF import, build and
+#: tracing (command in README "Reliability"). 1e-4 s is 10-25 times that, for loaded machines and
+#: denser networks; the base covers the fixed costs.
 PER_NEURON_STEP_S = 1e-4
 #: Kept for callers that imported it: the timeout that used to apply to every run.
 DEFAULT_TIMEOUT_S = 1800.0
@@ -305,9 +306,9 @@ def run_adapter(
     NotApplicable, SpecError
         Raised inside the worker, passed through with their type.
     """
-    from snnval.preflight import check_run_resources
+    from snnval.preflight import check_run
 
-    check_run_resources(spec, stimulus, config)  # before a worker allocates anything
+    check_run(spec, stimulus, config)  # delays vs dt and the memory estimate, before a worker allocates anything
     if not isolate:
         return _checked(adapter_name, get_adapter(adapter_name).run(spec, stimulus, config), spec, stimulus, config)
     timeout = resolve_timeout_s(timeout_s, spec, stimulus)
