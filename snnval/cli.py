@@ -292,11 +292,28 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
-    from snnval.runner import install_signal_handlers, shutdown_workers
+    from snnval.runner import install_signal_handlers, restore_signal_handlers
 
+    previous = {}
     if threading.current_thread() is threading.main_thread():  # signal handlers: main thread only
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `snnval ... --json | head` ends quietly
-        install_signal_handlers()  # SIGTERM ends the simulator workers too
+        previous = install_signal_handlers()  # SIGTERM ends the simulator workers too
+    from snnval.runner import TIMEOUT_ENV
+
+    timeout_env = os.environ.get(TIMEOUT_ENV)
+    try:
+        return _main(argv)
+    finally:  # main() called from Python (tests, notebooks) leaves the caller's handlers and environment
+        restore_signal_handlers(previous)
+        if timeout_env is None:
+            os.environ.pop(TIMEOUT_ENV, None)
+        else:
+            os.environ[TIMEOUT_ENV] = timeout_env
+
+
+def _main(argv: list[str] | None) -> int:
+    from snnval.runner import shutdown_workers
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -311,11 +312,17 @@ def _root_attrs(results: Mapping[str, RunResult], spec_hash: str, provenance: di
 
 
 def _write_atomically(path: Path, results, spec_hash: str, provenance: dict, empty_reason: str) -> None:
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    # The HDF5 image is built in memory and written with plain file I/O: HDF5 writing straight onto a
+    # full disk crashed the process (SIGSEGV with h5py 3.14.0 / HDF5 1.14.6, found by tests/test_faults.py), while a plain
+    # write raises OSError(ENOSPC) and atomic_path keeps the old file.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
         f.attrs.update(_root_attrs(results, spec_hash, provenance, empty_reason))
         group = f.create_group("results")
         for key, r in results.items():
             _write_result(group.create_group(_group_name(key)), key, r)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
 
 
 @contextlib.contextmanager

@@ -354,20 +354,27 @@ def run_scenario(
     return run_adapter(sim, spec, stimulus, config, isolate=isolate, timeout_s=timeout_s)
 
 
-def install_signal_handlers() -> None:
+def install_signal_handlers() -> dict:
     """SIGTERM (and SIGHUP) end this process like Ctrl-C does, so workers are killed on the way out.
 
     Python's default SIGTERM action ends the process at once, skipping ``finally`` blocks and
     atexit handlers, which would leave a simulator worker running. Here SIGTERM raises
     SystemExit(128 + signum) in the main thread; the runner's ``finally`` kills the current
-    worker and :func:`shutdown_workers` (atexit) the rest. SIGINT keeps raising
-    KeyboardInterrupt, which takes the same path.
+    worker and :func:`shutdown_workers` the rest. SIGINT keeps raising KeyboardInterrupt, which
+    takes the same path. Returns the previous handlers (for :func:`restore_signal_handlers`).
     """
 
     def handler(signum, _frame):
         shutdown_workers()
         raise SystemExit(128 + signum)
 
+    previous = {}
     for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:
-            signal.signal(sig, handler)
+            previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def restore_signal_handlers(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
