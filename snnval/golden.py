@@ -312,9 +312,9 @@ def _root_attrs(results: Mapping[str, RunResult], spec_hash: str, provenance: di
 
 
 def _write_atomically(path: Path, results, spec_hash: str, provenance: dict, empty_reason: str) -> None:
-    # The HDF5 image is built in memory and written with plain file I/O: HDF5 writing straight onto a
-    # full disk crashed the process (SIGSEGV with h5py 3.14.0 / HDF5 1.14.6, found by tests/test_faults.py), while a plain
-    # write raises OSError(ENOSPC) and atomic_path keeps the old file.
+    # The HDF5 image is built in memory and written with plain file I/O: HDF5 writing straight onto
+    # a full disk crashed the process (SIGSEGV with h5py 3.14.0 / HDF5 1.14.6, found by
+    # tests/test_faults.py), while a plain write raises OSError(ENOSPC) and atomic_path keeps the old file.
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         f.attrs.update(_root_attrs(results, spec_hash, provenance, empty_reason))
