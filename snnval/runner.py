@@ -149,20 +149,24 @@ def _checked(adapter_name: str, result, spec, stimulus, config) -> RunResult:
 # --------------------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    """Linux: have the kernel SIGKILL this process when its parent dies (no orphaned simulator)."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(Exception):
-        import ctypes
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel SIGKILL this process when its parent dies (no orphaned simulator).
 
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    A parent that died before the request took effect is caught by comparing the parent pid.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent is already gone: nobody will read a result
+        os._exit(1)
 
 
-def _worker_main(conn) -> None:
+def _worker_main(conn, parent_pid: int) -> None:
     """Serve runs from ``conn`` until the parent closes it."""
-    _die_with_parent()
+    _die_with_parent(parent_pid)
     # The parent handles SIGINT (Ctrl-C reaches the whole process group) and then kills the worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("PYNEST_QUIET", "1")
@@ -204,8 +208,21 @@ _LOCK = threading.Lock()
 def _start_worker() -> _Worker:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=True)
-    proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="snnval-worker")
-    proc.start()
+    proc = ctx.Process(target=_worker_main, args=(child, os.getpid()), daemon=True, name="snnval-worker")
+    # Dask's worker processes (the nightly) are daemonic, and multiprocessing refuses children of a
+    # daemonic process because such a parent may be terminated without cleaning up. The worker
+    # cannot outlive its parent here (PR_SET_PDEATHSIG, _die_with_parent), so the flag is lifted for
+    # the start only. Checked: a run from a Dask LocalCluster worker (tests/test_faults.py).
+    config = mp.current_process()._config
+    daemonic = config.get("daemon")
+    config["daemon"] = False
+    try:
+        proc.start()
+    finally:
+        if daemonic is None:
+            config.pop("daemon", None)
+        else:
+            config["daemon"] = daemonic
     child.close()
     return _Worker(proc, parent)
 

@@ -170,6 +170,58 @@ def test_signal_to_the_cli_ends_the_simulator_process(sig):
     assert not left, f"simulator worker(s) {left} outlived the CLI"
 
 
+_KILLED_PARENT = """
+import sys, time
+from snnval.runner import run_scenario
+
+if __name__ == "__main__":
+    try:
+        run_scenario("single_neuron_step", "nest-hang", "nest-glif-psc", 1.0, timeout_s=600)
+    finally:
+        time.sleep(600)
+"""
+
+
+def test_worker_dies_with_a_sigkilled_parent(tmp_path):
+    """No handler runs on SIGKILL: the kernel ends the worker (PR_SET_PDEATHSIG)."""
+    script = tmp_path / "parent.py"
+    script.write_text(_KILLED_PARENT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]))
+    env["SNNVAL_EXTRA_ADAPTERS"] = ",".join(f"{k}={v}" for k, v in fault_adapters.FAULTY.items())
+    proc = subprocess.Popen([sys.executable, str(script)], env=env)
+    try:
+        deadline, workers = time.monotonic() + 60, set()
+        while time.monotonic() < deadline and not workers:
+            time.sleep(0.5)
+            workers = {c for c in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()}
+        assert workers, "the parent never started a simulator worker"
+        proc.kill()
+        proc.wait(timeout=30)
+        time.sleep(2)
+        left = [w for w in workers if _alive(w)]
+        for w in left:
+            os.kill(w, signal.SIGKILL)
+        assert not left, f"simulator worker(s) {left} outlived their SIGKILLed parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _run_small_in_dask() -> int:
+    return run_scenario(SMALL, "nest", "nest-glif-psc", 1.0).n_spikes
+
+
+def test_isolated_run_from_a_daemonic_dask_worker():
+    """The nightly's Dask workers are daemonic processes; the runner must still start its worker there."""
+    from dask.distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        assert client.submit(_run_small_in_dask).result(timeout=300) >= 10
+
+
 # --- bad input refused before any work ------------------------------------------------------------
 
 
