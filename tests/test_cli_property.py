@@ -7,9 +7,11 @@ runs that do happen are small (at most the 220-neuron network on NEST, a few sec
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -84,6 +86,7 @@ def _argv(draw, tmp: Path, files: dict[str, Path]) -> list[str]:
 
 
 _TMP = Path(tempfile.mkdtemp(prefix="snnval-cli-property-"))
+atexit.register(shutil.rmtree, _TMP, True)
 _FILES = _bad_files(_TMP)
 
 
