@@ -367,6 +367,20 @@ def test_edited_golden_value_is_reported_as_corrupt_not_as_a_regression(tmp_path
         read_golden(path)
 
 
+def test_golden_check_reports_an_edited_golden_as_corrupt_exit_2(tmp_path, monkeypatch, capsys):
+    """Through the CLI: an edit of a stored trace is exit 2 "edited or damaged", not exit 1 "regression"."""
+    import snnval.golden_workflow as workflow
+
+    path = _golden_copy(tmp_path)
+    with h5py.File(path, "r+") as f:
+        ds = f["results"][next(iter(f["results"]))]["state/V_m"]
+        ds[0, 10, 0] = ds[0, 10, 0] + 0.5
+    monkeypatch.setattr(workflow, "golden_path", lambda scenario: path)
+    code = main(["golden", "check", "synaptic_events", "--sim", "nest"])
+    err = capsys.readouterr().err
+    assert code == 2 and "edited or" in err and "not a simulator regression" in err, err
+
+
 def test_golden_without_checksums_loads_with_a_warning(tmp_path):
     path = _golden_copy(tmp_path)
     with h5py.File(path, "r+") as f:  # as written before checksums existed
