@@ -70,7 +70,7 @@ def _unavailable(args) -> str:
 
 def bisect_run(argv: Sequence[str], *, setup: str | None = None, crash: str = "bad") -> int:
     """Run ``snnval <argv>`` and return its ``git bisect run`` exit code (module docstring)."""
-    from snnval.cli import build_parser
+    from snnval.cli import _apply_timeout, build_parser
 
     argv = list(argv)
     if argv and argv[0] == "--":
@@ -87,6 +87,11 @@ def bisect_run(argv: Sequence[str], *, setup: str | None = None, crash: str = "b
         if exc.code in (0, None):
             return EXIT_ABORT  # --help: nothing was tested
         _say("usage error in the check's arguments: aborting the bisection (exit 128)")
+        return EXIT_ABORT
+    try:
+        _apply_timeout(args)  # the check's --timeout (or $SNNVAL_TIMEOUT_S), as plain snnval applies it
+    except SnnvalError as exc:
+        _say(f"{exc}: aborting the bisection (exit 128)")
         return EXIT_ABORT
     if setup:
         done = subprocess.run(setup, shell=True)  # noqa: S602 - the user's own build command, as git runs it
