@@ -335,12 +335,13 @@ def scenario_runner(
     sim: str = "nest",
     profile: str = "nest-glif-psc",
     dt_ms: float | None = None,
-    isolate: bool = False,
+    isolate: bool = True,
 ) -> Callable[[NetworkSpec], object]:
     """run(spec): the network on ``scenario``'s frozen stimulus (built once, for A) on adapter ``sim``.
 
-    In-process by default (``isolate=False``): NEST resets its kernel per run and a 220-neuron network
-    runs in well under a second, so a process per run would cost more than the run.
+    Runs go to the runner's persistent worker of the adapter (``isolate=True``, the default: the simulator
+    is imported once, a crash or hang is an AdapterFailure, and a run costs about what it costs in-process;
+    ``benchmarks/bench_runner.py``). ``isolate=False`` runs in this process.
     """
     from snnval.contract import RunConfig
     from snnval.runner import run_adapter
@@ -413,7 +414,7 @@ def delta_debug_simulators(
     There is no model B here: the changes are the network's own synapse groups, and a hybrid keeps only
     some of them (the neurons and their parameters stay; a group not kept is disconnected). ddmin then
     finds a 1-minimal set of groups to keep, refined to target node types and neurons: the connections
-    through which the first divergence arises. Each test runs both simulators (in-process).
+    through which the first divergence arises. Each test runs both simulators (their persistent workers).
     """
     empty = replace(spec, synapses=Synapses.empty(), inputs=Synapses.empty())
     run_ref = scenario_runner(spec, scenario, reference[0], reference[1], dt_ms)

@@ -197,6 +197,8 @@ def load_any(path: str | Path, *, trust_pickle: bool = False) -> LoadedModel:
     from snnval.loaders import load_model_file
 
     path = Path(path)
+    if path.is_dir() and not (path / "network_dat.pkl").is_file():
+        raise SpecError(str(path), "path", "a model file, or a directory holding network_dat.pkl + input_dat.pkl")
     net = path / "network_dat.pkl" if path.is_dir() else path
     if net.suffix == ".pkl":
         from snnval.loaders.tf_pickle import load_tf_model
@@ -204,8 +206,6 @@ def load_any(path: str | Path, *, trust_pickle: bool = False) -> LoadedModel:
         folder = net.parent
         checkpoint = next((folder / n for n in ("checkpoint.npz", "checkpoint.h5") if (folder / n).is_file()), None)
         return load_tf_model(net, folder / "input_dat.pkl", checkpoint, trust_pickle=trust_pickle)
-    if path.is_dir():
-        raise SpecError(str(path), "path", "a model file, or a directory holding network_dat.pkl + input_dat.pkl")
     try:
         return load_model_file(path)
     except OSError as exc:  # h5py on a truncated or damaged file (load_model_file lets it through)

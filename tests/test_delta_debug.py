@@ -1,7 +1,7 @@
 """Delta debugging isolates an injected mistake, and two interacting ones, on the 220-neuron network (real NEST).
 
-B is A stored in float32 (every parameter and weight rounded: 60+ differing groups, none of which changes a
-spike on its own) plus the injected mistake(s). NEST runs in-process: ~0.1 s per run of the network.
+B is A stored in float32 (every parameter and weight rounded: 50+ differing groups, none of which changes a
+spike on its own) plus the injected mistake(s). Runs go to the runner's persistent NEST worker: ~0.1 s each.
 """
 
 from __future__ import annotations

@@ -265,11 +265,12 @@ def test_cli_exit_codes_and_json(tmp_path, capsys, shipped):
     assert main(["diff", ref, str(tmp_path / "nope.h5")]) == 2
     assert "nope.h5" in capsys.readouterr().err
     assert main(["diff", ref, str(tmp_path)]) == 2  # a directory without TF pickles
+    assert "network_dat.pkl" in capsys.readouterr().err
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(Path(ref).read_bytes()[:4000])
     assert main(["diff", ref, str(truncated)]) == 2
     err = capsys.readouterr().err
-    assert "truncated.h5" in err and "readable HDF5" in err
+    assert "truncated.h5" in err and "truncated file" in err
 
 
 def test_cli_run_shows_the_first_divergence(tmp_path, capsys):
