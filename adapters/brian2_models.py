@@ -153,12 +153,7 @@ def glif3_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, sem: Sem
         + f"isyn = integ*({y2_sum}) + (1 - integ)*isyn\n"
         + "asc_drive = integ*asc_sum + (1 - integ)*asc_drive\n"
     )
-    reset = (
-        "ref = nref\n"
-        "asc0 = asc_amp0 + asc0*asc_refr0\n"
-        "asc1 = asc_amp1 + asc1*asc_refr1\n"
-        "U = U_reset\n"
-    )
+    reset = "ref = nref\nasc0 = asc_amp0 + asc0*asc_refr0\nasc1 = asc_amp1 + asc1*asc_refr1\nU = U_reset\n"
     end = "".join(
         f"y2_{r} = P21_{r}*y1_{r} + P11_{r}*y2_{r}\ny1_{r} = y1_{r}*P11_{r} + psc_init{r}*in{r}\nin{r} = 0\n"
         for r in range(R)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
-from snnval.adapters.brian2_models import MODELS, BrianModel
+from snnval.adapters.brian2_models import MODELS
 from snnval.errors import NotApplicable, SpecError
 from snnval.semantics import KNOB_VALUES, delay_steps
 from snnval.spec import NetworkSpec
@@ -109,9 +109,7 @@ def _pair_keys(pairs: np.ndarray) -> np.ndarray:
     return out
 
 
-def _expand_inputs(
-    inp_pre: np.ndarray, pair_source: np.ndarray, pair_amp: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _expand_inputs(inp_pre: np.ndarray, pair_source: np.ndarray, pair_amp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each (source, amplitude) pair, the input synapses of its source.
 
     Returns (pair index, input synapse index) per expanded synapse: vectorised ranges over the
@@ -408,7 +406,9 @@ def warm_cache() -> list[str]:
     done = []
     for record in (("V_m",), ("V_m", "ASC", "I_syn")):
         rec_ids = None if record == ("V_m",) else np.array([0])
-        config = RunConfig(profile("nest-glif-psc"), record=record, record_neurons=rec_ids, options={"codegen": "cython"})
+        config = RunConfig(
+            profile("nest-glif-psc"), record=record, record_neurons=rec_ids, options={"codegen": "cython"}
+        )
         adapter.run(spec, stim, config)
         done.append("+".join(record))
     return done
