@@ -55,7 +55,7 @@ NEST_DEFAULTS: dict[str, dict[str, float]] = {
 #: RK4 sub-steps per simulation step for iaf_cond_exp (fixed, so the generated code and its compile
 #: cache do not depend on dt). At dt = 1 ms the sub-step is 0.05 ms = tau_syn_ex / 4 for NEST's
 #: default 0.2 ms: RK4's local error is then ~1e-6 of the step's change, below NEST's own GSL
-#: tolerance (RKF45, absolute error 1e-3 per step).
+#: tolerance (RKF45, absolute error 1e-3 per adaptive step).
 COND_EXP_SUBSTEPS = 20
 
 

@@ -29,6 +29,7 @@ compiles every model once (bootstrap.py runs it at set-up), so tests and repeate
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -57,13 +58,40 @@ def cython_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "snnval" / "brian2-cython"
 
 
+def _warm_marker() -> Path:
+    """Marker written after a successful warm-up: names brian2's version and a hash of the code generators.
+
+    Any change of the model code, the compile flags or Brian2 changes the name, so a stale cache reads cold.
+    """
+    import hashlib
+    import importlib.metadata
+
+    h = hashlib.sha256(importlib.metadata.version("brian2").encode())
+    h.update(" ".join(CYTHON_COMPILE_ARGS).encode())
+    for module in ("brian2_models.py", "brian2_sim.py"):
+        h.update((Path(__file__).parent / module).read_bytes())
+    return cython_cache_dir() / f"snnval-warm-{h.hexdigest()[:16]}"
+
+
+def cache_is_warm() -> bool:
+    """True when ``--warm-cache`` has compiled the current model code into :func:`cython_cache_dir`."""
+    return _warm_marker().exists()
+
+
+class _CurrentSetterFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "'Ie_post = I_new'" not in record.getMessage()
+
+
 def _import_brian2() -> Any:
     import brian2
 
     brian2.prefs.logging.file_log = False  # no debug log files in /tmp for every run
-    # The only order-dependent statement Brian2 warns about is the current setter "Ie_post = I_new";
-    # the adapter merges current changes to one per (neuron, step), so its order cannot matter.
-    brian2.BrianLogger.suppress_name("brian2.codegen.generators.base")
+    # Brian2 warns that the current setter "Ie_post = I_new" may depend on the order of execution; the
+    # adapter merges current changes to one per (neuron, step), so it cannot. Only that warning is dropped.
+    handler = brian2.BrianLogger.console_handler
+    if not any(isinstance(f, _CurrentSetterFilter) for f in handler.filters):
+        handler.addFilter(_CurrentSetterFilter())
     return brian2
 
 
@@ -238,7 +266,7 @@ class Brian2Adapter(Adapter):
                 m = (group_of[syn.pre] == a) & (group_of[syn.post] == b)
                 s = self._synapses(
                     b2, src[0], tgt, local_of[syn.pre[m]], local_of[syn.post[m]], syn.weight_pA[m],
-                    syn.receptor[m], rec_steps[m], dt, f"snnval_rec_{a}_{b}",
+                    syn.receptor[m], rec_steps[m], dt, f"snnval_rec_{src[1].name}_{tgt[1].name}",
                 )  # fmt: skip
                 if s is not None:
                     objects.append(s)
@@ -260,7 +288,7 @@ class Brian2Adapter(Adapter):
                     m = group_of[post] == b
                     s = self._synapses(
                         b2, gen, tgt, pair_idx[m], local_of[post[m]], weight[m], inp.receptor[syn_idx[m]],
-                        inp_steps[syn_idx[m]], dt, f"snnval_inp_{b}",
+                        inp_steps[syn_idx[m]], dt, f"snnval_inp_{tgt[1].name}",
                     )  # fmt: skip
                     if s is not None:
                         objects.append(s)
@@ -275,7 +303,7 @@ class Brian2Adapter(Adapter):
                 if not m.any():
                     continue
                 # sets (not adds) the injected current, one step after the change is emitted
-                cs = b2.Synapses(cgen, tgt[0], "I_new : 1", on_pre="Ie_post = I_new", name=f"snnval_cur_{b}")
+                cs = b2.Synapses(cgen, tgt[0], "I_new : 1", on_pre="Ie_post = I_new", name=f"snnval_cur_{tgt[1].name}")
                 cs.connect(i=np.flatnonzero(m), j=local_of[neuron[m]])
                 cs.I_new = amp[m]
                 cs.delay = dt * b2.ms
@@ -284,14 +312,18 @@ class Brian2Adapter(Adapter):
         rec = config.recorded_ids(spec)
         spike_mons, state_mons = [], []
         for b, (ng, model, ids) in enumerate(groups):
-            sm = b2.SpikeMonitor(ng, name=f"snnval_spikes_{b}")
+            sm = b2.SpikeMonitor(ng, name=f"snnval_spikes_{model.name}")
             spike_mons.append((sm, ids))
             objects.append(sm)
             here = rec[group_of[rec] == b] if rec.size else rec
             if config.record and here.size:
                 local = np.unique(local_of[here])
-                variables = [model.recordables[v] for v in config.record]
-                mon = b2.StateMonitor(ng, variables, record=local, when="end", order=0, name=f"snnval_state_{b}")
+                # every recordable of the model, whatever config.record asks: the monitor's generated code
+                # (and its compile-cache entry) is then the same for every run of the model
+                variables = sorted(set(model.recordables.values()))
+                mon = b2.StateMonitor(
+                    ng, variables, record=local, when="end", order=0, name=f"snnval_state_{model.name}"
+                )
                 state_mons.append((mon, model, ids, local))
                 objects.append(mon)
         net = b2.Network(*objects)
@@ -388,11 +420,12 @@ def warm_cache() -> list[str]:
         native_params=({}, {}, {}, {}),
     )
     n = len(MODELS)
+    pre, post = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))  # every model pair
     spec = NetworkSpec(
         "brian2_warm_cache",
         lif,
         np.arange(n),
-        Synapses(np.arange(n), np.roll(np.arange(n), 1), np.zeros(n, np.int64), np.full(n, 10.0), np.full(n, 1.0)),
+        Synapses(pre, post, np.zeros(pre.size, np.int64), np.full(pre.size, 10.0), np.full(pre.size, 1.0)),
         n_sources=1,
         inputs=Synapses(np.zeros(n, np.int64), np.arange(n), np.zeros(n, np.int64), np.full(n, 20.0), np.ones(n)),
     )
@@ -402,16 +435,12 @@ def warm_cache() -> list[str]:
         events=Events(np.zeros(2, np.int64), np.array([0, 1]), np.zeros(2, np.int64), np.array([1.0, 2.0])),
         currents=CurrentSteps(np.zeros(n, np.int64), np.zeros(n, np.int64), np.arange(n), np.full(n, 10.0)),
     )
-    adapter = Brian2Adapter()
-    done = []
-    for record in (("V_m",), ("V_m", "ASC", "I_syn")):
-        rec_ids = None if record == ("V_m",) else np.array([0])
-        config = RunConfig(
-            profile("nest-glif-psc"), record=record, record_neurons=rec_ids, options={"codegen": "cython"}
-        )
-        adapter.run(spec, stim, config)
-        done.append("+".join(record))
-    return done
+    # one run compiles every code object: each model's group, every (model -> model) synapse, the
+    # event and current inputs and the monitors (which record every recordable whatever is asked)
+    config = RunConfig(profile("nest-glif-psc"), record=("V_m",), options={"codegen": "cython"})
+    result = Brian2Adapter().run(spec, stim, config)
+    _warm_marker().write_text(f"compiled by python -m snnval.adapters.brian2_sim --warm-cache\n{time.ctime()}\n")
+    return [f"{len(MODELS)} models ({', '.join(MODELS)}), {result.n_steps} steps"]
 
 
 def main(argv: list[str] | None = None) -> int:
