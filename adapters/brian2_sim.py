@@ -29,10 +29,12 @@ compiles every model once (bootstrap.py runs it at set-up), so tests and repeate
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,13 +97,25 @@ def _import_brian2() -> Any:
     return brian2
 
 
-def _configure(b2: Any, target: str) -> None:
-    prefs = b2.prefs
-    prefs.codegen.target = target
-    prefs.codegen.loop_invariant_optimisations = False
-    prefs.codegen.cpp.extra_compile_args_gcc = list(CYTHON_COMPILE_ARGS)
-    prefs.codegen.runtime.cython.cache_dir = str(cython_cache_dir())
-    prefs.core.default_float_dtype = np.float64
+@contextlib.contextmanager
+def _configured(b2: Any, target: str) -> Iterator[None]:
+    """Brian2 preferences for one run, restored afterwards (Brian2's prefs are process-global, and
+    another Brian2 user in the process, e.g. pyNN.brian2, must not inherit them)."""
+    wanted = {
+        "codegen.target": target,
+        "codegen.loop_invariant_optimisations": False,
+        "codegen.cpp.extra_compile_args_gcc": list(CYTHON_COMPILE_ARGS),
+        "codegen.runtime.cython.cache_dir": str(cython_cache_dir()),
+        "core.default_float_dtype": np.float64,
+    }
+    saved = {key: b2.prefs[key] for key in wanted}
+    try:
+        for key, value in wanted.items():
+            b2.prefs[key] = value
+        yield
+    finally:
+        for key, value in saved.items():
+            b2.prefs[key] = value
 
 
 def _merge_current_changes(cur: CurrentSteps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -335,7 +349,6 @@ class Brian2Adapter(Adapter):
         self._check(spec, config)
         target = config.options.get("codegen", "numpy")
         b2 = _import_brian2()
-        _configure(b2, target)
         dt, n_steps, n_trials = float(stimulus.dt_ms), int(stimulus.n_steps), int(stimulus.n_trials)
         rec_steps = delay_steps(spec.synapses.delay_ms, dt, config.semantics)
         inp_steps = delay_steps(spec.inputs.delay_ms, dt, config.semantics)
@@ -344,26 +357,27 @@ class Brian2Adapter(Adapter):
         sp_trial, sp_step, sp_neuron = [], [], []
         build_wall = run_wall = 0.0
         counts: dict[str, list[int]] = {}
-        for i in range(n_trials):
-            t0 = time.perf_counter()
-            net, spike_mons, state_mons, rec, n = self._build_trial(
-                b2, spec, stimulus.trial(i), config, rec_steps, inp_steps
-            )
-            t1 = time.perf_counter()
-            net.run(n_steps * dt * b2.ms, namespace={})
-            t2 = time.perf_counter()
-            build_wall += t1 - t0
-            run_wall += t2 - t1
-            for key, value in n.items():
-                counts.setdefault(key, []).append(value)
-            for sm, ids in spike_mons:
-                step = np.rint(np.asarray(sm.t_) / (dt * 1e-3)).astype(np.int64)
-                sp_step.append(step)
-                sp_neuron.append(ids[np.asarray(sm.i, dtype=np.int64)])
-                sp_trial.append(np.full(step.size, i, dtype=np.int64))
-            for var in config.record:
-                state[var][i] = self._samples(state_mons, var, spec, rec, n_steps)
-            del net
+        with _configured(b2, target):
+            for i in range(n_trials):
+                t0 = time.perf_counter()
+                net, spike_mons, state_mons, rec, n = self._build_trial(
+                    b2, spec, stimulus.trial(i), config, rec_steps, inp_steps
+                )
+                t1 = time.perf_counter()
+                net.run(n_steps * dt * b2.ms, namespace={})
+                t2 = time.perf_counter()
+                build_wall += t1 - t0
+                run_wall += t2 - t1
+                for key, value in n.items():
+                    counts.setdefault(key, []).append(value)
+                for sm, ids in spike_mons:
+                    step = np.rint(np.asarray(sm.t_) / (dt * 1e-3)).astype(np.int64)
+                    sp_step.append(step)
+                    sp_neuron.append(ids[np.asarray(sm.i, dtype=np.int64)])
+                    sp_trial.append(np.full(step.size, i, dtype=np.int64))
+                for var in config.record:
+                    state[var][i] = self._samples(state_mons, var, spec, rec, n_steps)
+                del net
         simulated_s = n_trials * n_steps * dt / 1000.0
         provenance = {
             "build_wall_s": build_wall,

@@ -273,3 +273,32 @@ def test_numpy_and_cython_agree():
     np.testing.assert_array_equal(a.spike_neuron, b.spike_neuron)
     for var in config.record:  # same code, IEEE order (no -ffast-math): the same numbers
         np.testing.assert_array_equal(a.state[var], b.state[var], err_msg=var)
+
+
+@needs_nest
+def test_trials_are_independent_and_prefs_restored():
+    import brian2
+
+    spec, one = _glif3_case(1.0)
+    # trial 1 = trial 0 without its events: its spikes must be those of a run without events
+    ev, cur = one.events, one.currents
+    two = FrozenStimulus(
+        1.0,
+        one.n_steps,
+        2,
+        events=ev,
+        currents=CurrentSteps(
+            np.concatenate([cur.trial, cur.trial + 1]),
+            np.tile(cur.step, 2),
+            np.tile(cur.neuron, 2),
+            np.tile(cur.amplitude_pA, 2),
+        ),
+    )
+    before = brian2.prefs["codegen.target"]
+    b2, nest = _both(spec, two, RunConfig())
+    assert brian2.prefs["codegen.target"] == before  # the adapter's preferences do not leak
+    _assert_same(b2, nest, min_spikes=10)
+    assert set(b2.spike_trial.tolist()) == {0, 1}
+    quiet = ADAPTER.run(spec, dataclasses.replace(one, events=Events.empty()), RunConfig())
+    np.testing.assert_array_equal(b2.spike_step[b2.spike_trial == 1], quiet.spike_step)
+    assert not np.array_equal(b2.spike_step[b2.spike_trial == 0], quiet.spike_step)
