@@ -32,7 +32,9 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +49,9 @@ from snnval.semantics import KNOB_VALUES, delay_steps
 from snnval.spec import NetworkSpec
 from snnval.stimulus import CurrentSteps, Events, FrozenStimulus
 
-CODEGEN_TARGETS = ("numpy", "cython")
+#: runtime targets (code run from Python) and Brian2's standalone device (a C++ program per run)
+STANDALONE = "cpp_standalone"
+CODEGEN_TARGETS = ("numpy", "cython", STANDALONE)
 
 #: cython compile flags: Brian2's defaults minus -ffast-math and -march=native, so the compiled code
 #: keeps IEEE order of operations (identical to the numpy target) and the cache is portable.
@@ -102,7 +106,7 @@ def _configured(b2: Any, target: str) -> Iterator[None]:
     """Brian2 preferences for one run, restored afterwards (Brian2's prefs are process-global, and
     another Brian2 user in the process, e.g. pyNN.brian2, must not inherit them)."""
     wanted = {
-        "codegen.target": target,
+        "codegen.target": "numpy" if target == STANDALONE else target,
         "codegen.loop_invariant_optimisations": False,
         "codegen.cpp.extra_compile_args_gcc": list(CYTHON_COMPILE_ARGS),
         "codegen.runtime.cython.cache_dir": str(cython_cache_dir()),
@@ -116,6 +120,26 @@ def _configured(b2: Any, target: str) -> Iterator[None]:
     finally:
         for key, value in saved.items():
             b2.prefs[key] = value
+
+
+@contextlib.contextmanager
+def _device(b2: Any, target: str) -> Iterator[None]:
+    """For cpp_standalone: a fresh standalone device in a temporary directory for one trial.
+
+    The standalone device generates and compiles a whole C++ project on ``run`` (no cache across
+    networks: a minute or more per run), so it is a nightly-tier option; the directory is removed after.
+    """
+    if target != STANDALONE:
+        yield
+        return
+    workdir = tempfile.mkdtemp(prefix="snnval-brian2-standalone-")
+    b2.set_device(STANDALONE, directory=workdir, build_on_run=True, with_output=False)
+    try:
+        yield
+    finally:
+        b2.device.reinit()
+        b2.set_device("runtime")
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _merge_current_changes(cur: CurrentSteps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -359,25 +383,26 @@ class Brian2Adapter(Adapter):
         counts: dict[str, list[int]] = {}
         with _configured(b2, target):
             for i in range(n_trials):
-                t0 = time.perf_counter()
-                net, spike_mons, state_mons, rec, n = self._build_trial(
-                    b2, spec, stimulus.trial(i), config, rec_steps, inp_steps
-                )
-                t1 = time.perf_counter()
-                net.run(n_steps * dt * b2.ms, namespace={})
-                t2 = time.perf_counter()
-                build_wall += t1 - t0
-                run_wall += t2 - t1
-                for key, value in n.items():
-                    counts.setdefault(key, []).append(value)
-                for sm, ids in spike_mons:
-                    step = np.rint(np.asarray(sm.t_) / (dt * 1e-3)).astype(np.int64)
-                    sp_step.append(step)
-                    sp_neuron.append(ids[np.asarray(sm.i, dtype=np.int64)])
-                    sp_trial.append(np.full(step.size, i, dtype=np.int64))
-                for var in config.record:
-                    state[var][i] = self._samples(state_mons, var, spec, rec, n_steps)
-                del net
+                with _device(b2, target):
+                    t0 = time.perf_counter()
+                    net, spike_mons, state_mons, rec, n = self._build_trial(
+                        b2, spec, stimulus.trial(i), config, rec_steps, inp_steps
+                    )
+                    t1 = time.perf_counter()
+                    net.run(n_steps * dt * b2.ms, namespace={})  # cpp_standalone: generates, compiles, runs
+                    t2 = time.perf_counter()
+                    build_wall += t1 - t0
+                    run_wall += t2 - t1
+                    for key, value in n.items():
+                        counts.setdefault(key, []).append(value)
+                    for sm, ids in spike_mons:
+                        step = np.rint(np.asarray(sm.t_) / (dt * 1e-3)).astype(np.int64)
+                        sp_step.append(step)
+                        sp_neuron.append(ids[np.asarray(sm.i, dtype=np.int64)])
+                        sp_trial.append(np.full(step.size, i, dtype=np.int64))
+                    for var in config.record:
+                        state[var][i] = self._samples(state_mons, var, spec, rec, n_steps)
+                    del net
         simulated_s = n_trials * n_steps * dt / 1000.0
         provenance = {
             "build_wall_s": build_wall,

@@ -116,12 +116,12 @@ def test_registered_available_and_fail_closed():
     assert ADAPTER.profiles == ("nest-glif-psc",)
     caps = ADAPTER.capabilities()
     assert caps.models == ("glif3", "iaf_psc_exp", "iaf_psc_alpha", "iaf_cond_exp")
-    assert caps.event_amplitudes == "real" and caps.options == {"codegen": ("numpy", "cython")}
+    assert caps.event_amplitudes == "real" and caps.options == {"codegen": ("numpy", "cython", "cpp_standalone")}
     spec = _spec([ALLEN], [0])
     with pytest.raises(NotApplicable, match="reset"):  # the TF step is not Brian2's
         caps.check(spec, RunConfig(semantics=profile("tf-billeh")))
     with pytest.raises(NotApplicable, match="codegen"):
-        caps.check(spec, RunConfig(options={"codegen": "cpp_standalone"}))
+        caps.check(spec, RunConfig(options={"codegen": "cuda_standalone"}))  # brian2cuda: not installable here
     caps.check(spec, RunConfig(semantics=NEST_PROFILE.with_knobs(initial_v="v_reset", delay_offset_steps=3)))
 
 
@@ -302,3 +302,21 @@ def test_trials_are_independent_and_prefs_restored():
     quiet = ADAPTER.run(spec, dataclasses.replace(one, events=Events.empty()), RunConfig())
     np.testing.assert_array_equal(b2.spike_step[b2.spike_trial == 1], quiet.spike_step)
     assert not np.array_equal(b2.spike_step[b2.spike_trial == 0], quiet.spike_step)
+
+
+@pytest.mark.nightly
+def test_cpp_standalone_agrees_with_numpy():
+    """cpp_standalone compiles a whole C++ project per run (~45 s here): nightly tier only."""
+    import brian2
+    from brian2.devices.device import RuntimeDevice
+
+    spec, stim = _glif3_case(1.0)
+    config = RunConfig(record=("V_m", "ASC", "I_syn"))
+    a = ADAPTER.run(spec, stim, config)
+    b = ADAPTER.run(spec, stim, dataclasses.replace(config, options={"codegen": "cpp_standalone"}))
+    assert isinstance(brian2.get_device(), RuntimeDevice)  # device restored
+    assert a.n_spikes >= 10 and b.provenance["codegen"] == "cpp_standalone"
+    np.testing.assert_array_equal(a.spike_step, b.spike_step)
+    np.testing.assert_array_equal(a.spike_neuron, b.spike_neuron)
+    for var in config.record:
+        np.testing.assert_array_equal(a.state[var], b.state[var], err_msg=var)
