@@ -104,6 +104,7 @@ def setup(venv: Path, python: str, version: tuple[int, int]) -> None:
     inputs = ("pyproject.toml", "examples/snnval-example-plugin/pyproject.toml")
     wanted = b"".join((ROOT / name).read_bytes() for name in inputs) + lock.read_bytes()
     if stamp.exists() and stamp.read_bytes() == wanted:
+        warm_brian2_cache(venv)  # a no-op compile-wise when the cache is there; rebuilds it if it was deleted
         return
     if (bin_ / "python").exists() and _version_of(str(bin_ / "python")) != version:
         print(f"snnval: {venv} was built with another Python: rebuilding it", flush=True)
@@ -115,7 +116,13 @@ def setup(venv: Path, python: str, version: tuple[int, int]) -> None:
     _run([*pip, "-c", str(lock), "-e", ".[all,test]"])
     # a third-party adapter registered through the entry-point group, for the registry's own test
     _run([*pip, "--no-deps", "./examples/snnval-example-plugin"])
+    warm_brian2_cache(venv)
     stamp.write_bytes(wanted)
+
+
+def warm_brian2_cache(venv: Path) -> None:
+    """Compile the Brian2 adapter's cython code once, so tests and runs reuse the cache (never in parallel tests)."""
+    _run([str(venv / "bin" / "python"), "-m", "snnval.adapters.brian2_sim", "--warm-cache"])
 
 
 def ensure_browser() -> None:

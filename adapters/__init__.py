@@ -21,6 +21,7 @@ from snnval.errors import SpecError
 BUILTIN: dict[str, str] = {
     "tf": "snnval.adapters.tf_reference:TFReferenceAdapter",
     "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
+    "brian2": "snnval.adapters.brian2_sim:Brian2Adapter",
 }
 
 __all__ = [
