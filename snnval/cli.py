@@ -265,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     s.add_argument("--model", default=None, help="model in the snnval HDF5 format (default: references/v1_digits.h5)")
     s.set_defaults(func=cmd_nightly)
+    add_model_bisect_commands(sub)
 
     for name, s in sub.choices.items():
         if name != "list":
@@ -286,6 +287,150 @@ def _apply_timeout(args) -> None:
         os.environ[TIMEOUT_ENV] = repr(parse_timeout(value, "--timeout", "timeout"))
     elif os.environ.get(TIMEOUT_ENV):
         parse_timeout(os.environ[TIMEOUT_ENV], f"environment variable {TIMEOUT_ENV}", TIMEOUT_ENV)
+
+
+# --- model diff, delta debugging, git bisect run (issue 9) -------------------------------------------------
+
+
+def cmd_diff(args) -> int:
+    from snnval.model_diff import diff_models, load_any, run_both
+
+    a = load_any(args.model_a, trust_pickle=args.trust_pickle)
+    b = load_any(args.model_b, trust_pickle=args.trust_pickle)
+    result = diff_models(a, b, rtol=args.rtol, a_name=str(args.model_a), b_name=str(args.model_b))
+    if args.run:
+        result.run = run_both(a.spec, b.spec, args.run, args.sim, args.profile, args.dt)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.table())
+    if result.run is not None:  # the run decides: a difference without effect on the run is not a failure
+        return EXIT_OK if result.run["passed"] else EXIT_FAIL
+    return EXIT_OK if result.identical else EXIT_FAIL
+
+
+def cmd_delta_debug(args) -> int:
+    from snnval.delta_debug import delta_debug_models
+    from snnval.model_diff import load_any
+
+    a = load_any(args.model_a, trust_pickle=args.trust_pickle)
+    b = load_any(args.model_b, trust_pickle=args.trust_pickle)
+    report = delta_debug_models(
+        a.spec,
+        b.spec,
+        args.scenario,
+        sim=args.sim,
+        profile=args.profile,
+        dt_ms=args.dt,
+        tier=args.tier,
+        refine=not args.no_refine,
+    )
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.summary())
+    return EXIT_OK if report.target is None else EXIT_FAIL
+
+
+def cmd_delta_debug_sims(args) -> int:
+    from snnval.delta_debug import delta_debug_simulators
+    from snnval.model_diff import load_any
+    from snnval.scenarios import get_scenario
+    from snnval.semantics import profile
+
+    knobs = {}
+    for item in args.candidate_knob or []:
+        if "=" not in item:
+            raise SnnvalError(f"--candidate-knob: expected KNOB=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        knobs[k] = int(v) if v.lstrip("-").isdigit() else v
+    candidate = profile(args.candidate_profile)
+    if knobs:
+        candidate = candidate.with_knobs(**knobs)
+    sc = get_scenario(args.scenario)
+    spec = load_any(args.model).spec if args.model else sc.build_spec().validated()
+    report = delta_debug_simulators(
+        spec,
+        sc.name,
+        (args.reference_sim, args.reference_profile),
+        (args.candidate_sim, candidate),
+        dt_ms=args.dt,
+        tier=args.tier,
+        refine=not args.no_refine,
+    )
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.summary())
+    return EXIT_OK if report.target is None else EXIT_FAIL
+
+
+def cmd_bisect_run(args) -> int:
+    from snnval.bisect_run import bisect_run
+
+    return bisect_run(args.snnval_args, setup=args.setup, crash=args.crash)
+
+
+def add_model_bisect_commands(sub) -> None:
+    """Subcommands ``diff``, ``delta-debug``, ``delta-debug-sims`` and ``bisect-run``."""
+    from snnval.model_diff import DEFAULT_RTOL
+
+    def models(s):
+        s.add_argument("model_a", help="model file (snnval h5, desplit h5, SONATA .json) or TF pickle directory")
+        s.add_argument("model_b")
+        s.add_argument("--trust-pickle", action="store_true", help="allow loading TF pickles (they can run code)")
+        s.add_argument("--sim", default="nest", help="adapter for runs (default nest)")
+        s.add_argument("--profile", default="nest-glif-psc")
+        s.add_argument("--dt", type=float, default=None, help="step in ms (default: the scenario's first dt)")
+        s.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("diff", help="what differs between two model files (factors, permutations, missing, ...)")
+    models(s)
+    s.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="relative tolerance for equal values")
+    s.add_argument("--run", metavar="SCENARIO", help="also run both on this scenario's stimulus: first divergence")
+    s.set_defaults(func=cmd_diff)
+
+    s = sub.add_parser("delta-debug", help="minimal set of B's parameter groups that reproduces the divergence")
+    models(s)
+    s.add_argument("--scenario", required=True, help="scenario whose stimulus drives both models")
+    s.add_argument("--tier", choices=("spikes", "traces"), default="spikes")
+    s.add_argument("--no-refine", action="store_true", help="stop at groups (do not refine to neurons)")
+    s.set_defaults(func=cmd_delta_debug)
+
+    s = sub.add_parser("delta-debug-sims", help="smallest part of the network on which two simulators still part")
+    s.add_argument("scenario")
+    s.add_argument("--model", help="network file (default: the scenario's own network)")
+    s.add_argument("--reference-sim", default="nest")
+    s.add_argument("--reference-profile", default="nest-glif-psc")
+    s.add_argument("--candidate-sim", default="nest")
+    s.add_argument("--candidate-profile", default="nest-glif-psc")
+    s.add_argument("--candidate-knob", action="append", metavar="KNOB=VALUE", help="override a knob (repeatable)")
+    s.add_argument("--dt", type=float, default=None, help="step in ms (default: the scenario's first dt)")
+    s.add_argument("--tier", choices=("spikes", "traces"), default="spikes")
+    s.add_argument("--no-refine", action="store_true", help="stop at groups (do not refine to neurons)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_delta_debug_sims)
+
+    s = sub.add_parser(
+        "bisect-run",
+        help="run a snnval command as a `git bisect run` script (0 good, 1 bad, 125 untestable, 128 abort)",
+    )
+    s.add_argument("--setup", help="shell command run first (e.g. a build); failure -> 125 (skip this commit)")
+    s.add_argument(
+        "--crash", choices=("bad", "skip"), default="bad", help="a simulator crash marks the commit bad or skips it"
+    )
+    s.add_argument("snnval_args", nargs=argparse.REMAINDER, help="-- then the snnval command, e.g. -- compare ...")
+    s.set_defaults(func=cmd_bisect_run)
+    s.error = _abort_bisect(s)  # a usage error must abort `git bisect run` (128), never mark a commit bad (2)
+
+
+def _abort_bisect(parser: argparse.ArgumentParser):
+    def error(message: str):
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {message} (exit 128: aborts git bisect run)", file=sys.stderr)
+        raise SystemExit(128)
+
+    return error
 
 
 def main(argv: list[str] | None = None) -> int:
