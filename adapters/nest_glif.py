@@ -172,13 +172,16 @@ class NestGlifAdapter(Adapter):
         if model == "glif3":
             params = cells.nest_params(t)
             v0 = cells.V_reset_mV[t] if sem.initial_v == "v_reset" else cells.E_L_mV[t]
+            if "V_m" in cells.native_params[t]:  # the only native entry a GLIF3 type carries: its initial V_m
+                params["V_m"] = cells.native_params[t]["V_m"]
         else:
             params = dict(cells.native_params[t])
             defaults = nest.GetDefaults(NEST_MODEL[model])
             key = "V_reset" if sem.initial_v == "v_reset" else "E_L"
             v0 = params.get(key, defaults[key])
-        # The initial_v knob overrides any V_m in the native parameters.
-        params["V_m"] = float(v0)
+        # A V_m the file states (SONATA dynamics_params, which bmtk hands to NEST unchanged) is the
+        # initial state; without one the initial_v knob decides.
+        params["V_m"] = float(params["V_m"]) if "V_m" in params else float(v0)
         return NEST_MODEL[model], params
 
     @staticmethod

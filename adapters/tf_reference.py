@@ -86,6 +86,13 @@ class _Constants:
     psc_initial: np.ndarray  # (N, R) e / tau_syn
     p31: np.ndarray  # (N, R)
     p32: np.ndarray  # (N, R)
+    v_init: np.ndarray  # (N,) normalised initial v a file states (cells.native_params "V_m"), NaN if none
+
+
+def _file_v_m(cells) -> np.ndarray:
+    """Initial V_m (mV) per node type where a file states one (``native_params["V_m"]``), else NaN."""
+    native = cells.native_params or ({},) * cells.n_types
+    return np.array([p.get("V_m", np.nan) for p in native], dtype=float)
 
 
 def _constants(spec: NetworkSpec, dt: float) -> _Constants:
@@ -104,6 +111,7 @@ def _constants(spec: NetworkSpec, dt: float) -> _Constants:
         decay=decay,
         current_factor=(1.0 - decay) * tau_m / C_m,
         v_reset=(c.V_reset_mV[t] - c.E_L_mV[t]) / vsc,
+        v_init=(_file_v_m(c)[t] - c.E_L_mV[t]) / vsc,
         t_ref=c.t_ref_ms[t],
         n_ref=refractory_steps(c.t_ref_ms[t], dt).astype(float),
         asc_decay=np.exp(-k * dt),
@@ -246,6 +254,8 @@ class TFGlif3Network:
         vsc, e_l = self._c(c.vsc), self._c(c.E_L)
         rec_w = tf.sparse.SparseTensor(self.rec_indices, self.rec_weights, self.rec_shape)
         v0 = v_reset if sem.initial_v == "v_reset" else tf.zeros(N, self.dtype)
+        if np.any(np.isfinite(c.v_init)):  # an initial V_m the file states wins over the knob
+            v0 = tf.where(np.isfinite(c.v_init), self._c(np.nan_to_num(c.v_init)), v0)
         zeros = tf.zeros((B, N), self.dtype)
         state0 = (
             tf.zeros((B, N * D), self.dtype),  # z_buf: z[t-1], ..., z[t-D]

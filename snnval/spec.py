@@ -70,6 +70,8 @@ class GLIF3Cells:
     #: "iaf_psc_alpha" whose parameters (NEST units) are in ``native_params``; only adapters that
     #: list the model in Capabilities.models run such node types. GLIF3 columns of other models are
     #: placeholders (E_L, V_th, V_reset, C_m and tau_syn[0] should still be filled in for reference).
+    #: A "V_m" entry (mV) in ``native_params`` of any node type, GLIF3 included, is its initial membrane
+    #: potential as a file states it (SONATA dynamics_params); adapters honour it over the initial_v knob.
     models: tuple[str, ...] = ()
     native_params: tuple[dict, ...] = ()
 
