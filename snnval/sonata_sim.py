@@ -43,6 +43,7 @@ from snnval.time_grid import (
     grid_spike_steps,
     nest_grid_steps,
     precise_spike_steps,
+    spike_offsets_ms,
     spike_times_ms,
     step_current_change_step,
     steps_from_spike_times,
@@ -234,7 +235,7 @@ def _spike_events(
     default_pop = next(iter(selected)) if len(selected) == 1 else None
     table = read_spike_file(path, default_population=default_pop)
     src = str(path)
-    step_parts, source_parts = [], []
+    step_parts, source_parts, offset_parts = [], [], []
     known = {e[0] for e in nodes.sources}
     for pop in np.unique(table.population.astype(str)) if len(table) else []:
         rows = table.population.astype(str) == pop
@@ -266,8 +267,10 @@ def _spike_events(
             )
         if rule == "precise":
             steps = precise_spike_steps(t[keep], dt)
-        else:
+            offset_parts.append(spike_offsets_ms(t[keep], steps, dt))
+        else:  # NEST's grid rule: a grid generator keeps no offset
             steps = grid_spike_steps(t[keep], dt, allow_offgrid, src, f"spikes/{pop}/timestamps")
+            offset_parts.append(np.full(steps.size, dt))
         step_parts.append(steps)
         source_parts.append(pos[keep] + offset)
     if not step_parts:
@@ -275,7 +278,13 @@ def _spike_events(
     step = np.concatenate(step_parts)
     source = np.concatenate(source_parts)
     order = np.lexsort((source, step))
-    return Events(np.zeros(step.size, np.int64), step[order], source[order], np.ones(step.size))
+    return Events(
+        np.zeros(step.size, np.int64),
+        step[order],
+        source[order],
+        np.ones(step.size),
+        np.concatenate(offset_parts)[order],
+    )
 
 
 def _as_list(value: Any, source: str, where: str) -> list[float]:
@@ -424,7 +433,9 @@ def load_sonata_simulation(
                 cfg.source, f"{where}.module", "a spike file: 'function' inputs name user Python code, not run"
             )
         if itype == "spikes":
-            events = events.concat(_spike_events(cfg, name, inp, node_sets, nodes, dt, tstop, rule, allow_offgrid))
+            events = events.concat(
+                _spike_events(cfg, name, inp, node_sets, nodes, dt, tstop, rule, allow_offgrid), dt_ms=dt
+            )
         elif module == "IClamp":
             if "file" in inp or "input_file" in inp:
                 raise SpecError(

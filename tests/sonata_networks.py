@@ -176,3 +176,59 @@ def run_bmtk_pointnet(config: Path, timeout_s: float = 600.0) -> subprocess.Comp
         text=True,
         timeout=timeout_s,
     )
+
+
+IAF_EXP_PS = {"C_m": 250.0, "tau_m": 10.0, "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "V_th": -55.0,
+              "E_L": -70.0, "V_reset": -70.0, "t_ref": 2.0, "V_m": -62.0}  # fmt: skip
+IAF_ALPHA_PS = {"C_m": 200.0, "tau_m": 15.0, "tau_syn_ex": 1.0, "tau_syn_in": 3.0, "V_th": -54.0,
+                "E_L": -68.0, "V_reset": -70.0, "t_ref": 1.5}  # fmt: skip
+
+
+def build_precise_network(root: Path, seed: int = 9, n_lgn: int = 40) -> Path:
+    """A bmtk network of NEST's precise-spike-time models: 10 iaf_psc_exp_ps 'p', 6 iaf_psc_alpha_ps 'q'.
+
+    LGN fibres drive both; 'p' excites 'q' and 'q' inhibits 'p' (delays 1.0 and 1.5 ms).
+    """
+    from bmtk.builder import NetworkBuilder
+
+    comp = root / "components"
+    (comp / "cell_models").mkdir(parents=True, exist_ok=True)
+    (comp / "synaptic_models").mkdir(exist_ok=True)
+    (comp / "cell_models" / "p.json").write_text(json.dumps(IAF_EXP_PS))
+    (comp / "cell_models" / "q.json").write_text(json.dumps(IAF_ALPHA_PS))
+    (comp / "synaptic_models" / "static.json").write_text("{}")
+    rng = np.random.default_rng(seed)
+    v1 = NetworkBuilder("v1")
+    v1.add_nodes(N=10, pop_name="p", model_type="point_neuron", model_template="nest:iaf_psc_exp_ps",
+                 dynamics_params="p.json")  # fmt: skip
+    v1.add_nodes(N=6, pop_name="q", model_type="point_neuron", model_template="nest:iaf_psc_alpha_ps",
+                 dynamics_params="q.json")  # fmt: skip
+    conn = rng.random((16, 16)) < 0.4
+    for s, t, w, d in (("p", "q", 150.0, 1.0), ("q", "p", -200.0, 1.5)):
+        v1.add_edges(source={"pop_name": s}, target={"pop_name": t},
+                     connection_rule=lambda a, b, c=conn: int(c[a.node_id, b.node_id]), syn_weight=w, delay=d,
+                     dynamics_params="static.json", model_template="static_synapse")  # fmt: skip
+    v1.build()
+    v1.save(output_dir=str(root / "network"))
+    lgn = NetworkBuilder("lgn")
+    lgn.add_nodes(N=n_lgn, model_type="virtual", pop_name="lgn")
+    c2 = rng.random((n_lgn, 16)) < 0.3
+    lgn.add_edges(target=v1.nodes(), connection_rule=lambda a, b: int(c2[a.node_id, b.node_id]), syn_weight=320.0,
+                  delay=1.0, dynamics_params="static.json", model_template="static_synapse")  # fmt: skip
+    lgn.build()
+    lgn.save(output_dir=str(root / "network"))
+    circuit = {
+        "manifest": {"$BASE_DIR": "${configdir}", "$NETWORK_DIR": "$BASE_DIR/network",
+                     "$COMPONENTS_DIR": "$BASE_DIR/components"},
+        "components": {"point_neuron_models_dir": "$COMPONENTS_DIR/cell_models",
+                       "synaptic_models_dir": "$COMPONENTS_DIR/synaptic_models"},
+        "networks": {
+            "nodes": [{"nodes_file": f"$NETWORK_DIR/{p}_nodes.h5",
+                       "node_types_file": f"$NETWORK_DIR/{p}_node_types.csv"} for p in ("v1", "lgn")],
+            "edges": [{"edges_file": f"$NETWORK_DIR/{a}_v1_edges.h5",
+                       "edge_types_file": f"$NETWORK_DIR/{a}_v1_edge_types.csv"} for a in ("v1", "lgn")],
+        },
+    }  # fmt: skip
+    path = root / "circuit_config.json"
+    path.write_text(json.dumps(circuit, indent=2))
+    return path

@@ -207,3 +207,73 @@ def test_bad_sonata_input_is_refused_by_file_and_field(network, tmp_path, case, 
     assert main(["run", "--sonata", str(cfg), "--sim", "nest"]) == 2
     assert field in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
+
+
+# --- NEST's precise-spike-time models ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def precise_network(tmp_path_factory) -> tuple[Path, Path]:
+    from sonata_networks import build_precise_network
+
+    root = tmp_path_factory.mktemp("sonata_ps")
+    circuit = build_precise_network(root)
+    (root / "inputs").mkdir()
+    write_lgn_spikes(root / "inputs" / "lgn_spikes.h5", TSTOP_MS)
+    return root, circuit
+
+
+def _result_from_table(sim, table: SpikeTable, dt: float):
+    from snnval.contract import RunResult
+
+    neuron, step, offset = spike_table_steps(sim.nodes, table, dt)
+    n_steps = sim.stimulus.n_steps
+    return RunResult.from_spikes(dt, n_steps, 1, np.zeros(step.size), step, neuron, [], {}, {}, offset)
+
+
+@pytest.mark.parametrize("dt", [0.1, 0.01])
+def test_precise_models_reproduce_bmtk_and_the_tier_checks_offsets(precise_network, dt):
+    from dataclasses import replace
+
+    from snnval.acceptance import BMTK_SPIKE_FILE_TIME_TOLERANCE_MS
+    from snnval.compare import compare_spikes
+    from snnval.contract import RunConfig
+    from snnval.runner import run_adapter
+    from snnval.stimulus import Events
+
+    root, circuit = precise_network
+    cfg = write_simulation(root, circuit, dt, TSTOP_MS, f"out_ps_{dt:g}")
+    raw = json.loads(cfg.read_text())
+    del raw["inputs"]["clamp"]  # no 'x' cells here
+    cfg.write_text(json.dumps(raw))
+    proc = run_bmtk_pointnet(cfg)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reference = read_spike_file(root / f"out_ps_{dt:g}" / "spikes.h5")
+    sim = load_sonata_simulation(cfg)
+    ours = run_adapter("nest", sim.spec, sim.stimulus, RunConfig(record=()))
+    assert ours.spike_offset_ms is not None and len(reference) > 200
+    table = result_spike_table(sim.nodes, ours.spike_neuron, ours.spike_step, dt, ours.spike_offset_ms)
+    off_grid = np.abs(table.time_ms / dt - np.rint(table.time_ms / dt)) > 1e-6
+    assert off_grid.mean() > 0.8, "precise models should spike off the grid"
+    # bmtk writes NEST's ASCII recorder output (3 decimals): our exact times, printed the same way, are its times
+    ours_printed = {(int(n), float(f"{t:.3f}")) for n, t in zip(table.node_id, table.time_ms, strict=True)}
+    assert ours_printed == set(zip(reference.node_id.tolist(), reference.time_ms.tolist(), strict=True))
+    # the spike tier on precise times: against bmtk's file within its 1 us rounding (which can move a
+    # time onto the grid point below it, i.e. into the previous step: window 1, the times still checked) ...
+    cmp = compare_spikes(
+        _result_from_table(sim, reference, dt),
+        ours,
+        match_window_steps=1,
+        precise_time_tolerance_ms=BMTK_SPIKE_FILE_TIME_TOLERANCE_MS,
+    )
+    assert cmp.passed and cmp.n_time_compared == len(reference) and cmp.max_abs_time_diff_ms > 0
+    # ... against itself exactly, with the default tolerance (acceptance.PRECISE_SPIKE_TIME_TOLERANCE_MS) ...
+    again = run_adapter("nest", sim.spec, sim.stimulus, RunConfig(record=()))
+    same = compare_spikes(ours, again)
+    assert same.passed and same.max_abs_time_diff_ms == 0.0 and same.precise_time_tolerance_ms == 1e-6
+    # ... and a run that drops the input offsets (grid inputs) fails it, even where the steps agree
+    ev = sim.stimulus.events
+    grid = replace(sim.stimulus, events=Events(ev.trial, ev.step, ev.source, ev.amplitude))
+    dropped = run_adapter("nest", sim.spec, grid, RunConfig(record=()))
+    bad = compare_spikes(ours, dropped, match_window_steps=2, max_mismatches=10**6)
+    assert not bad.passed and bad.n_time_mismatch > 0.5 * bad.n_time_compared
