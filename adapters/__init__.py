@@ -20,6 +20,7 @@ from snnval.errors import SpecError
 BUILTIN: dict[str, str] = {
     "tf": "snnval.adapters.tf_reference:TFReferenceAdapter",
     "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
+    "bmtk": "snnval.adapters.external_process:BmtkPointnetAdapter",
 }
 
 __all__ = [
