@@ -74,6 +74,8 @@ class ExternalProcessAdapter(Adapter):
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
         dt, n_steps = float(stimulus.dt_ms), int(stimulus.n_steps)
+        if np.any(np.asarray(spec.inputs.delay_ms) == 0.0):
+            raise NotApplicable("inputs with delay 0 cannot be expressed in SONATA for NEST (minimum delay: one step)")
         rec = config.recorded_ids(spec)
         state = {v: np.full((stimulus.n_trials, n_steps, rec.size), np.nan) for v in config.record}
         parts: list[tuple[np.ndarray, ...]] = []

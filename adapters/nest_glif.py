@@ -149,6 +149,11 @@ class NestGlifAdapter(Adapter):
 
     def _check(self, spec: NetworkSpec, config: RunConfig) -> None:
         """Raise NotApplicable / SpecError for what Capabilities.check does not cover."""
+        if np.any(np.asarray(spec.inputs.delay_ms) == 0.0):
+            raise NotApplicable(
+                "inputs with delay 0 (acting in the step they arrive) cannot be expressed: "
+                "NEST's minimum delay is one step"
+            )
         used = np.unique(spec.node_type)
         for t in used:
             model = spec.cells.models[t]

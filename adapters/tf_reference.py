@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
-from snnval.semantics import KNOB_VALUES, Semantics, delay_steps, refractory_steps
+from snnval.semantics import KNOB_VALUES, Semantics, delay_steps, input_delay_steps, refractory_steps
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
 
@@ -163,7 +163,8 @@ class TFGlif3Network:
         self.rec_shape = (N * R, N * self.max_delay)
 
         inp = spec.inputs
-        in_steps = delay_steps(inp.delay_ms, self.dt, semantics) if len(inp) else np.ones(0, np.int64)
+        # inputs may have delay 0: they act in the step they arrive (input_delay_steps)
+        in_steps = input_delay_steps(inp.delay_ms, self.dt, semantics) if len(inp) else np.ones(0, np.int64)
         self.input_delays = np.unique(in_steps)
         self.input_groups = []
         self.input_weights = []
@@ -194,7 +195,8 @@ class TFGlif3Network:
         total = tf.zeros((B, T, self.N * self.R), dtype=self.dtype)
         for (d, gi), w in zip(self.input_groups, self.input_weights, strict=True):
             W = tf.sparse.SparseTensor(gi, w, (self.N * self.R, max(self.spec.n_sources, 1)))
-            x_shift = tf.pad(x, [[0, 0], [d, 0], [0, 0]])[:, :-d]  # emitted at s -> arrives at s + d
+            # emitted at s -> arrives at s + d (d = 0: in the step it is emitted)
+            x_shift = x if d == 0 else tf.pad(x, [[0, 0], [d, 0], [0, 0]])[:, :-d]
             flat = tf.reshape(x_shift, (-1, tf.shape(x)[2]))
             drive = tf.sparse.sparse_dense_matmul(W, flat, adjoint_b=True)  # (N*R, B*T)
             total += tf.reshape(tf.transpose(drive), (B, T, self.N * self.R))
