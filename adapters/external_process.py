@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
+from snnval.adapters.nest_glif import PRECISE_MODELS
 from snnval.errors import AdapterFailure, NotApplicable
 from snnval.semantics import KNOB_VALUES
 from snnval.sonata_spikes import read_spike_file
@@ -99,9 +100,7 @@ class ExternalProcessAdapter(Adapter):
                     shutil.copytree(work, Path(self.keep_dir) / f"trial{i}", dirs_exist_ok=True)
                 shutil.rmtree(work, ignore_errors=True)
         trial, step, neuron, offset = (np.concatenate(c) for c in zip(*parts, strict=True))
-        precise = bool(
-            set(np.asarray(spec.cells.models)[np.unique(spec.node_type)]) & {"iaf_psc_exp_ps", "iaf_psc_alpha_ps"}
-        )
+        precise = bool(set(np.asarray(spec.cells.models)[np.unique(spec.node_type)]) & set(PRECISE_MODELS))
         provenance = {"command": list(self.command), "run_wall_s": wall, "external": version}
         if version.get("version"):
             provenance["simulator_version"] = (

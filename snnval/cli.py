@@ -66,16 +66,20 @@ def _dt(scenario, dt):
     return scenario.dts_ms[0] if dt is None else dt
 
 
-def _sonata_run(args, sim: str):
-    """Load ``args.sonata`` (a SONATA simulation config) and run it on adapter ``sim`` in its own process."""
+def _sonata_load(args):
+    from snnval.sonata_sim import load_sonata_simulation
+
+    return load_sonata_simulation(args.sonata, iclamp_amp_unit=args.iclamp_amp_unit, output_dir=args.output_dir)
+
+
+def _sonata_run(loaded, sim: str, profile_name: str, dtype: str):
+    """Run a loaded SONATA simulation on adapter ``sim`` in its own process."""
     from snnval.contract import RunConfig
     from snnval.runner import run_adapter
     from snnval.semantics import profile
-    from snnval.sonata_sim import load_sonata_simulation
 
-    loaded = load_sonata_simulation(args.sonata, iclamp_amp_unit=args.iclamp_amp_unit, output_dir=args.output_dir)
-    config = RunConfig(semantics=profile(args.profile), record=(), dtype=args.dtype)
-    return loaded, run_adapter(sim, loaded.spec, loaded.stimulus, config)
+    config = RunConfig(semantics=profile(profile_name), record=(), dtype=dtype)
+    return run_adapter(sim, loaded.spec, loaded.stimulus, config)
 
 
 def cmd_run_sonata(args) -> int:
@@ -86,7 +90,8 @@ def cmd_run_sonata(args) -> int:
 
     if args.scenario:
         raise SnnvalError("run: give a scenario or --sonata CONFIG, not both")
-    sim, result = _sonata_run(args, args.sim)
+    sim = _sonata_load(args)
+    result = _sonata_run(sim, args.sim, args.profile, args.dtype)
     written = write_outputs(sim, result, args.sim, Path(args.out) if args.out else None)
     n = sim.spec.n_neurons
     summary = {
@@ -121,10 +126,9 @@ def cmd_compare_sonata(args) -> int:
 
     if args.scenario:
         raise SnnvalError("compare: give a scenario or --sonata CONFIG, not both")
-    args.profile = args.profile_a
-    sim, a = _sonata_run(args, args.sim[0])
-    args.profile = args.profile_b
-    _, b = _sonata_run(args, args.sim[1])
+    sim = _sonata_load(args)
+    a = _sonata_run(sim, args.sim[0], args.profile_a, args.dtype)
+    b = _sonata_run(sim, args.sim[1], args.profile_b, args.dtype)
     cmp = compare(a, b, match_window_steps=args.window, reference_name=args.sim[0], candidate_name=args.sim[1])
     if args.json:
         out = cmp.to_dict()

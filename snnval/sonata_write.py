@@ -85,14 +85,15 @@ def _node_params(spec: NetworkSpec, t: int, semantics: Semantics) -> tuple[str, 
     else:
         params = dict(cells.native_params[t])
         key = "V_reset" if semantics.initial_v == "v_reset" else "E_L"
-        if key not in params:
-            raise NotApplicable(
-                f"node type {cells.names[t]!r}: initial_v={semantics.initial_v} needs {key} in its parameters"
-            )
-        v0 = params[key]
+        # absent: NEST's default of that key, which for the iaf_* models equals NEST's default V_m, so
+        # leaving V_m out starts the node where the NEST adapter starts it
+        v0 = params.get(key)
         nest_model = model
     native = cells.native_params[t] if cells.native_params else {}
-    params["V_m"] = float(native["V_m"]) if "V_m" in native else float(v0)  # the file's V_m wins (NEST adapter)
+    if "V_m" in native:  # the file's V_m wins, as in the NEST adapter
+        params["V_m"] = float(native["V_m"])
+    elif v0 is not None:
+        params["V_m"] = float(v0)
     return nest_model, params
 
 
