@@ -69,6 +69,14 @@ def test_suite_reproduces_bmtk_pointnet_spike_for_spike(network, dt, capsys):
     assert summary["n_spikes"] == len(reference)
     with h5py.File(out / "snnval_nest.h5", "r") as f:  # the suite's own result file is there too
         assert f.attrs["format"]
+    # the statistical tier has the file's groups: e, i (pop_name), x (pop_name), y (model_name)
+    from snnval.compare import population_statistics
+
+    stats = population_statistics(_result_from_table(sim, ours, dt), sim.spec.populations)
+    ref_stats = population_statistics(_result_from_table(sim, reference, dt), sim.spec.populations)
+    assert set(stats) == {"e", "i", "x", "y"} and all(st.rate_Hz.mean() > 1.0 for st in stats.values())
+    for group, st in stats.items():
+        np.testing.assert_array_equal(st.rate_Hz, ref_stats[group].rate_Hz)
 
 
 def test_populations_and_initial_state_come_from_the_files(network):
