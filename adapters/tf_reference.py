@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -339,6 +340,33 @@ class TFGlif3Network:
         return result
 
 
+def _apply_threads(tf, threads: int) -> tuple[int, int]:
+    """Set TF's intra- and inter-op thread pools to ``threads`` (tf.config.threading); return them.
+
+    TF fixes its pools when its runtime starts, so a process can be set once: the runner keeps one
+    worker per (adapter, threads), where this always takes effect. In a process that already runs
+    TF with other pools (in-process runs) it warns, and provenance records the pools actually used.
+    """
+    for setter in (
+        tf.config.threading.set_intra_op_parallelism_threads,
+        tf.config.threading.set_inter_op_parallelism_threads,
+    ):
+        try:
+            setter(threads)
+        except RuntimeError:  # "cannot be modified after initialization": reported below
+            pass
+    intra = tf.config.threading.get_intra_op_parallelism_threads()
+    inter = tf.config.threading.get_inter_op_parallelism_threads()
+    if (intra, inter) != (threads, threads):
+        warnings.warn(
+            f"tf: this process already runs TensorFlow with {intra} intra-op / {inter} inter-op threads "
+            f"(0 = TF's choice), not the {threads} requested; run it through snnval.runner for a fresh process",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return intra, inter
+
+
 class TFReferenceAdapter(Adapter):
     name = "tf"
     package = "tensorflow-cpu"
@@ -362,6 +390,7 @@ class TFReferenceAdapter(Adapter):
         import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")  # one trace per batch shape is expected: each run builds its own network
+        intra, inter = _apply_threads(tf, int(config.threads))
         t0 = time.perf_counter()
         net = TFGlif3Network(spec, stimulus.dt_ms, config.semantics, config.dtype)
         np_dtype = np.float64 if config.dtype == "float64" else np.float32
@@ -393,6 +422,8 @@ class TFReferenceAdapter(Adapter):
             "realtime_factor": (t2 - t1) / sim_s,
             "tensorflow_version": tf.__version__,
             "threads": config.threads,
+            "tf_intra_op_threads": intra,
+            "tf_inter_op_threads": inter,
             "trials_per_batch": batch,
         }
         return RunResult.from_spikes(

@@ -14,7 +14,7 @@ import sys
 os.environ.setdefault("PYNEST_QUIET", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from snnval.errors import AdapterFailure, NotApplicable, SnnvalError, StaleGolden  # noqa: E402
+from snnval.errors import AdapterFailure, NotApplicable, SnnvalError, SpecError, StaleGolden  # noqa: E402
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -140,6 +140,19 @@ def cmd_compare_sonata(args) -> int:
     return EXIT_OK if cmp.passed else EXIT_FAIL
 
 
+def _check_run_flags(sc, dt, sims, profiles, threads=1) -> None:
+    """Every flag of a run checked before anything is built or run (exit 2 with file/field/form)."""
+    from snnval.adapters import get_adapter
+    from snnval.preflight import check_run_request
+    from snnval.semantics import profile
+
+    for sim in sims:
+        get_adapter(sim)
+    for prof in profiles:
+        profile(prof)
+    check_run_request(sc, dt, threads=threads)
+
+
 def cmd_run(args) -> int:
     if args.sonata:
         return cmd_run_sonata(args)
@@ -147,11 +160,15 @@ def cmd_run(args) -> int:
         raise SnnvalError("run: give a scenario name or --sonata CONFIG")
     from snnval.acceptance import golden_key
     from snnval.golden import write_golden
+    from snnval.preflight import check_output_file
     from snnval.runner import run_scenario
     from snnval.scenarios import get_scenario
 
     sc = get_scenario(args.scenario)
     dt = _dt(sc, args.dt)
+    _check_run_flags(sc, dt, [args.sim], [args.profile], args.threads)
+    if args.out:
+        check_output_file(args.out, "--out")
     result = run_scenario(sc.name, args.sim, args.profile, dt, dtype=args.dtype, threads=args.threads)
     summary = {
         "scenario": sc.name,
@@ -213,6 +230,9 @@ def cmd_compare(args) -> int:
         raise SnnvalError("compare: give a scenario name or --sonata CONFIG")
     sc = get_scenario(args.scenario)
     dt = _dt(sc, args.dt)
+    _check_run_flags(sc, dt, args.sim, [args.profile_a, args.profile_b])
+    if args.window < 0:
+        raise SpecError("--window", "window", f"a spike match window in steps >= 0, got {args.window}")
     cmp = _compare(sc.name, args.sim[0], args.profile_a, args.sim[1], args.profile_b, dt, args.dtype, args.window)
     if args.json:
         out = cmp.to_dict()
@@ -225,11 +245,14 @@ def cmd_compare(args) -> int:
 
 
 def cmd_golden(args) -> int:
+    from snnval.adapters import get_adapter
     from snnval.golden_workflow import available_golden_runs, check_golden_run, update_golden
     from snnval.scenarios import SCENARIOS, get_scenario
 
     names = args.scenarios or list(SCENARIOS)
     scenarios = [get_scenario(n) for n in names]
+    for sim in args.sim or []:
+        get_adapter(sim)
     if args.action == "update":
         for sc in scenarios:
             print(update_golden(sc, args.sim))
@@ -251,13 +274,15 @@ def cmd_bisect(args) -> int:
     from snnval.scenarios import get_scenario
 
     sc = get_scenario(args.scenario)
+    dt = _dt(sc, args.dt)
+    _check_run_flags(sc, dt, [args.reference_sim, args.candidate_sim], [args.reference_profile, args.candidate_profile])
     report = bisect_knobs(
         sc.name,
         args.reference_sim,
         args.reference_profile,
         args.candidate_sim,
         args.candidate_profile,
-        _dt(sc, args.dt),
+        dt,
     )
     if args.json:
         _print_json(report.to_dict())
@@ -333,20 +358,67 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     s.add_argument("--model", default=None, help="model in the snnval HDF5 format (default: references/v1_digits.h5)")
     s.set_defaults(func=cmd_nightly)
+
+    for name, s in sub.choices.items():
+        if name != "list":
+            s.add_argument(
+                "--timeout",
+                default=None,
+                help="seconds per simulator run before it is killed (default: $SNNVAL_TIMEOUT_S, else "
+                "120 s + 1e-4 s per neuron x step x trial; see snnval.runner)",
+            )
     return p
+
+
+def _apply_timeout(args) -> None:
+    """--timeout (else a set $SNNVAL_TIMEOUT_S) checked now; exported so every run, also nested, uses it."""
+    from snnval.runner import TIMEOUT_ENV, parse_timeout
+
+    value = getattr(args, "timeout", None)
+    if value is not None:
+        os.environ[TIMEOUT_ENV] = repr(parse_timeout(value, "--timeout", "timeout"))
+    elif os.environ.get(TIMEOUT_ENV):
+        parse_timeout(os.environ[TIMEOUT_ENV], f"environment variable {TIMEOUT_ENV}", TIMEOUT_ENV)
 
 
 def main(argv: list[str] | None = None) -> int:
     import signal
+    import threading
 
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `snnval ... --json | head` ends quietly
+    from snnval.runner import install_signal_handlers, restore_signal_handlers
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # signal handlers: main thread only
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `snnval ... --json | head` ends quietly
+        previous = install_signal_handlers()  # SIGTERM ends the simulator workers too
+    from snnval.runner import TIMEOUT_ENV
+
+    timeout_env = os.environ.get(TIMEOUT_ENV)
+    try:
+        return _main(argv)
+    finally:  # main() called from Python (tests, notebooks) leaves the caller's handlers and environment
+        restore_signal_handlers(previous)
+        if timeout_env is None:
+            os.environ.pop(TIMEOUT_ENV, None)
+        else:
+            os.environ[TIMEOUT_ENV] = timeout_env
+
+
+def _main(argv: list[str] | None) -> int:
+    from snnval.runner import shutdown_workers
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     try:
+        _apply_timeout(args)
         return args.func(args)
+    except KeyboardInterrupt:
+        shutdown_workers()
+        print("snnval: interrupted; simulator processes ended", file=sys.stderr)
+        return 130
     except (AdapterFailure, StaleGolden) as exc:  # the check could not pass: a failure, not a usage error
         print(f"snnval: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -355,6 +427,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except SnnvalError as exc:
         print(f"snnval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # disk full, permission lost mid-run: atomic writes left the old files whole
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(
+            f"snnval: error: could not write{where}: {exc.strerror or exc} (existing files unchanged)", file=sys.stderr
+        )
         return EXIT_USAGE
 
 

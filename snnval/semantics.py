@@ -154,6 +154,16 @@ def delay_steps(delay_ms: np.ndarray, dt_ms: float, semantics: Semantics) -> np.
         steps = np.floor(delay_ms * steps_per_ms + 0.5).astype(np.int64)
     else:
         clipped = np.clip(delay_ms, dt_ms, TF_MAX_DELAY_MS)
+        n_clipped = int(np.count_nonzero(clipped != delay_ms))
+        if n_clipped:  # the profile's rule, but never silently: the model's delays are changed
+            import warnings
+
+            warnings.warn(
+                f"synapses: field 'delay_ms': {n_clipped} of {delay_ms.size} delays outside [dt = {dt_ms:g}, "
+                f"{TF_MAX_DELAY_MS:g}] ms are clipped into it by the tf_clip_half_even delay rule",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         steps = np.round(clipped / dt_ms).astype(np.int64)
     if steps.size and steps.min() < 1:
         bad = np.flatnonzero(steps.ravel() < 1)[0]

@@ -310,7 +310,7 @@ class NetworkSpec:
             populations[key] = arr
         if self.source_names and len(self.source_names) != self.n_sources:
             raise SpecError(src, "source_names", f"{self.n_sources} names")
-        return NetworkSpec(
+        out = NetworkSpec(
             name=self.name,
             cells=cells,
             node_type=node_type,
@@ -321,6 +321,12 @@ class NetworkSpec:
             populations=populations,
             receptor_names=tuple(self.receptor_names),
         )
+        # physical ranges: absurd values (delay <= 0 or > 1 s, a weight of 1e300 pA) are refused here,
+        # implausible ones (volts, nF, nA, seconds) warned about with the likely unit mistake
+        from snnval.plausibility import check_plausibility
+
+        check_plausibility(out, src)
+        return out
 
     def content_hash(self) -> str:
         """SHA-256 over every array and name: changes whenever the network changes."""

@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from snnval.errors import SpecError
-from snnval.loaders import LoadedModel, check_array, check_connections, finish_spec, receptor_names
+from snnval.loaders import LoadedModel, check_array, check_connections, finish_spec, open_h5, receptor_names
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
 
 #: Placeholders for the GLIF3 columns of NEST-native node types: NEST 3.10's iaf_psc_alpha defaults
@@ -238,21 +238,31 @@ def _substitute(text: str, manifest: dict[str, str]) -> str:
     return text
 
 
+#: Longest chain of simulation configs pointing to circuit configs ("network") that is followed.
+_MAX_CONFIG_DEPTH = 8
+
+
 def _config_paths(
-    config: Path, seen: tuple[Path, ...] = ()
+    config: Path, _chain: tuple[Path, ...] = ()
 ) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]], Path | None, Path | None]:
-    """(node files, edge files, point_neuron_models_dir, synaptic_models_dir) of a SONATA config."""
+    """(node files, edge files, point_neuron_models_dir, synaptic_models_dir) of a SONATA config.
+
+    ``_chain``: the configs that led here; a config that includes itself (directly or through
+    others) is refused by name instead of recursing until Python's RecursionError.
+    """
     source = str(config)
-    if config.resolve() in seen:
-        raise SpecError(
-            str(seen[-1]),
-            "network",
-            f"a circuit config that does not include itself (cycle: {' -> '.join(map(str, seen))} -> {config})",
-        )
+    resolved = config.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, resolved))
+        raise SpecError(source, "network", f"a config that does not include itself (cycle: {cycle})")
+    if len(_chain) >= _MAX_CONFIG_DEPTH:
+        raise SpecError(source, "network", f"at most {_MAX_CONFIG_DEPTH} nested configs")
     if not config.is_file():
         raise SpecError(source, "path", "an existing SONATA config (.json)")
     try:
         cfg = json.loads(config.read_text())
+    except (UnicodeDecodeError, OSError) as exc:
+        raise SpecError(source, "content", f"a readable UTF-8 JSON file ({exc})") from None
     except json.JSONDecodeError as exc:
         raise SpecError(source, "content", f"a JSON object ({exc})") from exc
     if not isinstance(cfg, dict):
@@ -267,7 +277,7 @@ def _config_paths(
 
     # A simulation config may point to its circuit config ("network"); follow it.
     if "networks" not in cfg and isinstance(cfg.get("network"), str):
-        return _config_paths(path(cfg["network"], "network"), (*seen, config.resolve()))
+        return _config_paths(path(cfg["network"], "network"), (*_chain, resolved))
     nets = cfg.get("networks")
     if not isinstance(nets, dict) or not isinstance(nets.get("nodes"), list):
         raise SpecError(source, "networks.nodes", "a list of {nodes_file, node_types_file}")
@@ -488,7 +498,7 @@ def load_sonata_nodes(
         types = _read_types_csv(csv_path, "node_type_id")
         if not h5_path.is_file() or not h5py.is_hdf5(h5_path):
             raise SpecError(src, "path", "an existing SONATA nodes HDF5 file")
-        with h5py.File(h5_path, "r") as f:
+        with open_h5(h5_path) as f:
             if "nodes" not in f or not len(f["nodes"]):
                 raise SpecError(src, "nodes", "a group with one subgroup per node population")
             for pop_name in sorted(f["nodes"]):
@@ -613,7 +623,7 @@ def load_sonata_nodes(
         types = _read_types_csv(csv_path, "edge_type_id")
         if not h5_path.is_file() or not h5py.is_hdf5(h5_path):
             raise SpecError(src, "path", "an existing SONATA edges HDF5 file")
-        with h5py.File(h5_path, "r") as f:
+        with open_h5(h5_path) as f:
             if "edges" not in f:
                 raise SpecError(src, "edges", "a group with one subgroup per edge population")
             for epop in sorted(f["edges"]):
