@@ -22,6 +22,7 @@ BUILTIN: dict[str, str] = {
     "tf": "snnval.adapters.tf_reference:TFReferenceAdapter",
     "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
     "brian2": "snnval.adapters.brian2_sim:Brian2Adapter",
+    "bmtk": "snnval.adapters.external_process:BmtkPointnetAdapter",
 }
 
 __all__ = [

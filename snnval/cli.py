@@ -66,6 +66,80 @@ def _dt(scenario, dt):
     return scenario.dts_ms[0] if dt is None else dt
 
 
+def _sonata_load(args):
+    from snnval.sonata_sim import load_sonata_simulation
+
+    return load_sonata_simulation(args.sonata, iclamp_amp_unit=args.iclamp_amp_unit, output_dir=args.output_dir)
+
+
+def _sonata_run(loaded, sim: str, profile_name: str, dtype: str):
+    """Run a loaded SONATA simulation on adapter ``sim`` in its own process."""
+    from snnval.contract import RunConfig
+    from snnval.runner import run_adapter
+    from snnval.semantics import profile
+
+    config = RunConfig(semantics=profile(profile_name), record=(), dtype=dtype)
+    return run_adapter(sim, loaded.spec, loaded.stimulus, config)
+
+
+def cmd_run_sonata(args) -> int:
+    """``snnval run --sonata CONFIG --sim NAME``: run a SONATA simulation, write SONATA spikes + result file."""
+    from pathlib import Path
+
+    from snnval.sonata_sim import write_outputs
+
+    if args.scenario:
+        raise SnnvalError("run: give a scenario or --sonata CONFIG, not both")
+    sim = _sonata_load(args)
+    result = _sonata_run(sim, args.sim, args.profile, args.dtype)
+    written = write_outputs(sim, result, args.sim, Path(args.out) if args.out else None)
+    n = sim.spec.n_neurons
+    summary = {
+        "sonata_config": str(sim.config),
+        "sim": args.sim,
+        "profile": args.profile,
+        "dt_ms": sim.dt_ms,
+        "tstop_ms": sim.tstop_ms,
+        "input_spike_rule": sim.spike_rule,
+        "n_neurons": n,
+        "n_input_events": len(sim.stimulus.events),
+        "n_current_changes": len(sim.stimulus.currents),
+        "n_spikes": result.n_spikes,
+        "mean_rate_Hz": result.n_spikes / (n * sim.tstop_ms / 1000.0),
+        "written": {k: str(v) for k, v in written.items()},
+        "notes": sim.notes,
+    }
+    if args.json:
+        _print_json(summary)
+    else:
+        print(
+            f"{sim.config.name} on {args.sim} ({args.profile}, dt {sim.dt_ms:g} ms, tstop {sim.tstop_ms:g} ms): "
+            f"{result.n_spikes} spikes from {n} neurons, {len(sim.stimulus.events)} input spikes "
+            f"({sim.spike_rule} times); wrote {written['spikes_h5']}, {written['spikes_csv']}, {written['result']}"
+        )
+    return EXIT_OK
+
+
+def cmd_compare_sonata(args) -> int:
+    """``snnval compare --sonata CONFIG --sim A --sim B``: spike-by-spike comparison of two runs of one config."""
+    from snnval.compare import compare
+
+    if args.scenario:
+        raise SnnvalError("compare: give a scenario or --sonata CONFIG, not both")
+    sim = _sonata_load(args)
+    a = _sonata_run(sim, args.sim[0], args.profile_a, args.dtype)
+    b = _sonata_run(sim, args.sim[1], args.profile_b, args.dtype)
+    cmp = compare(a, b, match_window_steps=args.window, reference_name=args.sim[0], candidate_name=args.sim[1])
+    if args.json:
+        out = cmp.to_dict()
+        out.update({"sonata_config": str(sim.config), "passed": cmp.passed})
+        _print_json(out)
+    else:
+        print(f"{sim.config.name}, dt {sim.dt_ms:g} ms, {args.dtype}")
+        print(cmp.summary())
+    return EXIT_OK if cmp.passed else EXIT_FAIL
+
+
 def _check_run_flags(sc, dt, sims, profiles, threads=1) -> None:
     """Every flag of a run checked before anything is built or run (exit 2 with file/field/form)."""
     from snnval.adapters import get_adapter
@@ -80,6 +154,10 @@ def _check_run_flags(sc, dt, sims, profiles, threads=1) -> None:
 
 
 def cmd_run(args) -> int:
+    if args.sonata:
+        return cmd_run_sonata(args)
+    if not args.scenario:
+        raise SnnvalError("run: give a scenario name or --sonata CONFIG")
     from snnval.acceptance import golden_key
     from snnval.golden import write_golden
     from snnval.preflight import check_output_file
@@ -146,6 +224,10 @@ def cmd_compare(args) -> int:
 
     if len(args.sim) != 2:
         raise SnnvalError("compare: give exactly two --sim options (reference first, then candidate)")
+    if args.sonata:
+        return cmd_compare_sonata(args)
+    if not args.scenario:
+        raise SnnvalError("compare: give a scenario name or --sonata CONFIG")
     sc = get_scenario(args.scenario)
     dt = _dt(sc, args.dt)
     _check_run_flags(sc, dt, args.sim, [args.profile_a, args.profile_b])
@@ -223,22 +305,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_list)
 
-    def common(s, profile=True):
-        s.add_argument("scenario")
+    def common(s, profile=True, sonata=False):
+        if sonata:
+            s.add_argument("scenario", nargs="?", help="a scenario name (or give --sonata CONFIG)")
+            s.add_argument("--sonata", metavar="CONFIG", help="a SONATA simulation config (bmtk layout) instead")
+            s.add_argument("--output-dir", default=None, help="with --sonata: where spikes go (default: the config's)")
+            s.add_argument(
+                "--iclamp-amp-unit",
+                choices=("auto", "nA", "pA"),
+                default="auto",
+                help="with --sonata: IClamp amp unit (auto: pA as bmtk pointnet passes it to NEST, nA otherwise)",
+            )
+        else:
+            s.add_argument("scenario")
         s.add_argument("--dt", type=float, default=None, help="step in ms (default: the scenario's first dt)")
         s.add_argument("--dtype", choices=("float64", "float32"), default="float64")
         s.add_argument("--json", action="store_true", help="print one JSON object with the figures")
 
-    s = sub.add_parser("run", help="run one scenario on one adapter")
-    common(s)
+    s = sub.add_parser("run", help="run one scenario (or a SONATA simulation config) on one adapter")
+    common(s, sonata=True)
     s.add_argument("--sim", required=True)
     s.add_argument("--profile", default="nest-glif-psc")
     s.add_argument("--threads", type=int, default=1)
     s.add_argument("--out", help="write the run to this HDF5 file (golden layout)")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("compare", help="run a scenario on two adapters and compare them")
-    common(s)
+    s = sub.add_parser("compare", help="run a scenario (or a SONATA config) on two adapters and compare them")
+    common(s, sonata=True)
     s.add_argument("--sim", action="append", required=True, help="give twice: reference, then candidate")
     s.add_argument("--profile-a", default="nest-glif-psc")
     s.add_argument("--profile-b", default="nest-glif-psc")

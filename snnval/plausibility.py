@@ -134,7 +134,10 @@ def plausibility_warnings(spec, source: str | None = None) -> list[str]:
     for part in ("synapses", "inputs"):
         syn = getattr(spec, part)
         _check("weight_pA", syn.weight_pA, f"{src} {part}", "weight_pA", warn)
-        _check("delay_ms", syn.delay_ms, f"{src} {part}", "delay_ms", warn)
+        delay = np.asarray(syn.delay_ms, float)
+        if part == "inputs":  # an input delay of exactly 0 acts in the step it arrives (input_delay_steps)
+            delay = delay[delay != 0.0]
+        _check("delay_ms", delay, f"{src} {part}", "delay_ms", warn)
         w = np.abs(np.asarray(syn.weight_pA, float))
         if w.size and 0 < w.max() < 0.1:  # every weight below 0.1 pA: nA given as pA
             warn.append(

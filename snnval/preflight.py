@@ -256,6 +256,8 @@ def check_delays(spec, dt_ms: float) -> None:
     for part in ("synapses", "inputs"):
         delay = np.asarray(getattr(spec, part).delay_ms, dtype=float)
         short = delay < dt_ms * (1.0 - _REL_EPS)
+        if part == "inputs":  # exactly 0: acts in the step it arrives (semantics.input_delay_steps)
+            short &= delay != 0.0
         if short.any():
             i = int(np.flatnonzero(short)[0])
             raise SpecError(

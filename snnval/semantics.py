@@ -173,6 +173,20 @@ def delay_steps(delay_ms: np.ndarray, dt_ms: float, semantics: Semantics) -> np.
     return steps + int(semantics.delay_offset_steps)
 
 
+def input_delay_steps(delay_ms: np.ndarray, dt_ms: float, semantics: Semantics) -> np.ndarray:
+    """Delays of *input* synapses in steps: like :func:`delay_steps`, except that a delay of exactly 0 ms
+    is 0 steps: the input acts in the step it arrives (bmtk dpointnet's inputs, ``x[t]`` enters the
+    PSC in step t). Only adapters that say so run such inputs (NEST's minimum delay is one step).
+    """
+    delay_ms = np.asarray(delay_ms, dtype=float)
+    zero = delay_ms == 0.0
+    steps = np.zeros(delay_ms.shape, dtype=np.int64)
+    if np.any(~zero):
+        steps[~zero] = delay_steps(delay_ms[~zero], dt_ms, semantics)
+    steps[zero] = int(semantics.delay_offset_steps)
+    return steps
+
+
 def refractory_steps(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:
     """NEST's RefractoryCounts: t_ref in whole steps, rounded up (computed in integer tics)."""
     step_tics = int(_tics(dt_ms))
