@@ -20,6 +20,7 @@ from snnval.errors import SpecError
 BUILTIN: dict[str, str] = {
     "tf": "snnval.adapters.tf_reference:TFReferenceAdapter",
     "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
+    "bmtk-dpointnet": "snnval.adapters.bmtk_dpointnet:BmtkDPointNetAdapter",
 }
 
 __all__ = [
