@@ -25,6 +25,7 @@ summed PSC and ASC that drive each step from the cell's own state tuple.
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -34,6 +35,9 @@ from snnval.errors import NotApplicable
 from snnval.semantics import TF_MAX_DELAY_MS, delay_steps, profile
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
+
+# as in the TF reference: oneDNN kernels may reorder float additions from run to run (not deterministic)
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 #: GLIF3Cell's ``max_delay`` argument (ms): the TF training code's 5 ms flag, as bmtk's default.
 BMTK_MAX_DELAY_MS = TF_MAX_DELAY_MS
@@ -180,12 +184,16 @@ class BmtkDPointNetAdapter(Adapter):
 
         tf.get_logger().setLevel("ERROR")
         t0 = time.perf_counter()
-        floatx = keras.config.floatx()
-        keras.config.set_floatx(config.dtype)  # the cell takes its compute dtype from the global policy
+        # the cell takes its compute dtype from Keras' global dtype policy (cached after first use,
+        # so setting floatx alone is not enough): set it for the build, then restore it
+        floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+        keras.config.set_floatx(config.dtype)
+        keras.config.set_dtype_policy(config.dtype)
         try:
             cell = self._build_cell(spec, stimulus.dt_ms, config.semantics.refractory == "hold_reset_steps")
         finally:
             keras.config.set_floatx(floatx)
+            keras.config.set_dtype_policy(policy)
         if cell.compute_dtype != config.dtype:
             raise RuntimeError(f"GLIF3Cell computes in {cell.compute_dtype}, asked for {config.dtype}")
         dtype = tf.as_dtype(config.dtype)
