@@ -12,6 +12,12 @@ propagators P31/P32 (``libnestutil/iaf_propagator.cpp``), hard reset in the spik
 V held and ASCs frozen for ceil(t_ref/h) steps, ASC step mean and jump
 ``asc_amps + r * ASC * exp(-k t_ref)``. In float64 it reproduces NEST to rounding error.
 
+With profile ``bmtk-dpointnet`` it performs the step of bmtk's Keras ``GLIF3Cell``
+(``bmtk/simulator/dpointnet/cell_models/glif3_cell.py``; GLIF3_SEMANTICS.md section 2): the
+training step with an integer refractory countdown of max(ceil(t_ref/dt), 1) steps, v starting at
+E_L, and inputs acting in the step they are given (no input delay); in float64 it reproduces
+bmtk spike for spike.
+
 Every knob of :mod:`snnval.semantics` switches one of these rules on its own.
 """
 

@@ -286,3 +286,28 @@ def precision_compare(
         rule, reference.dt_ms, reference.n_steps, episodes, exact, tolerant, counts,
         float(ratio.max()) if ratio.size else 0.0, n_trace_excess,
     )  # fmt: skip
+
+
+#: Accuracy "moves" if the exact McNemar test on the paired trials rejects equal accuracy at this level.
+ACCURACY_MOVE_P = 0.05
+
+
+def accuracy_movement(pred_reference, pred_candidate, labels) -> dict:
+    """Does a lower-precision run change task accuracy? Paired on the same frozen trials.
+
+    Accuracies with Wilson intervals, the fraction of identical predictions, and the exact McNemar
+    test on discordant trials (:mod:`snnval.accuracy`); ``moved`` when p < :data:`ACCURACY_MOVE_P`.
+    """
+    from snnval.accuracy import accuracy_with_ci, mcnemar_exact, prediction_agreement
+
+    pred_reference, pred_candidate, labels = (np.asarray(a) for a in (pred_reference, pred_candidate, labels))
+    test = mcnemar_exact(pred_reference == labels, pred_candidate == labels)
+    return {
+        "reference": accuracy_with_ci(pred_reference, labels).as_accuracy_fields(),
+        "candidate": accuracy_with_ci(pred_candidate, labels).as_accuracy_fields(),
+        "prediction_agreement": prediction_agreement(pred_reference, pred_candidate).value,
+        "mcnemar_b": test.b,
+        "mcnemar_c": test.c,
+        "mcnemar_p": test.p,
+        "moved": bool(test.p < ACCURACY_MOVE_P),
+    }
