@@ -194,7 +194,8 @@ def refractory_steps_bmtk(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:
     """bmtk dpointnet's refractory countdown: max(ceil(t_ref / dt), 1) steps, the division in float64.
 
     Unlike :func:`refractory_steps` (NEST, integer tics) the quotient is a float, so e.g.
-    t_ref = 2.2 ms at dt = 0.1 ms gives ceil(22.000000000000004) = 23 steps (bmtk GLIF3Cell.__init__).
+    t_ref = 2.1 ms at dt = 0.3 ms gives ceil(7.000000000000001) = 8 steps where NEST counts 7
+    (bmtk GLIF3Cell.__init__).
     """
     steps = np.ceil(np.asarray(t_ref_ms, dtype=float) / float(dt_ms))
     return np.maximum(steps, 1.0).astype(np.int64)
