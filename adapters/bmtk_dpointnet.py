@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
+from snnval.adapters.tf_reference import MAX_BATCH_ELEMENTS
 from snnval.errors import NotApplicable
 from snnval.semantics import TF_MAX_DELAY_MS, delay_steps, profile
 from snnval.spec import NetworkSpec
@@ -199,36 +200,46 @@ class BmtkDPointNetAdapter(Adapter):
         dtype = tf.as_dtype(config.dtype)
         N, B_ = spec.n_neurons, cell._n_syn_basis
         rec_ids = config.recorded_ids(spec)
-        vsc = spec.cells.vsc_mV[spec.node_type]
-        e_l = spec.cells.E_L_mV[spec.node_type]
+        rec_tf = tf.constant(rec_ids, tf.int32)
+        record = tuple(config.record)
 
         @tf.function
         def unroll(x):
             n_trials, n_steps = tf.shape(x)[0], tf.shape(x)[1]
             state = cell.zero_state(n_trials, dtype)
-            out = {k: tf.TensorArray(dtype, size=n_steps) for k in ("z", "v", "psc", "asc")}
+            out = {k: tf.TensorArray(dtype, size=n_steps) for k in ("z",) + record}
 
             def body(t, state, out):
-                psc = tf.reduce_sum(tf.reshape(state[5], (n_trials, N, B_)), -1)  # drives v in step t
-                asc = tf.reduce_sum(tf.reshape(state[3], (n_trials, N, 2)), -1)
+                drove = {  # normalised, the values that drive v in step t (RECORDABLES timing)
+                    "I_syn": tf.reduce_sum(tf.reshape(state[5], (n_trials, N, B_)), -1),
+                    "ASC": tf.reduce_sum(tf.reshape(state[3], (n_trials, N, 2)), -1),
+                }
                 outputs, state = cell.call(x[:, t], state)
-                new = {"z": outputs[:, :N], "v": outputs[:, N:], "psc": psc, "asc": asc}
-                return t + 1, state, {k: out[k].write(t, new[k]) for k in out}
+                new = {"z": outputs[:, :N], "V_m": outputs[:, N:], **drove}
+                out = {k: out[k].write(t, new[k] if k == "z" else tf.gather(new[k], rec_tf, axis=1)) for k in out}
+                return t + 1, state, out
 
             _, _, out = tf.while_loop(lambda t, *_: t < n_steps, body, (tf.constant(0), state, out))
             return {k: tf.transpose(ta.stack(), (1, 0, 2)) for k, ta in out.items()}
 
         t1 = time.perf_counter()
         np_dtype = np.float64 if config.dtype == "float64" else np.float32
-        x = stimulus.events.dense(stimulus.n_trials, stimulus.n_steps, max(spec.n_sources, 1), np_dtype)
-        res = {k: v.numpy().astype(np.float64) for k, v in unroll(x).items()}
+        # trials run in bounded batches (as in the TF reference): trials are independent
+        per_trial = stimulus.n_steps * (spec.n_neurons + len(record) * rec_ids.size + max(spec.n_sources, 1))
+        batch = int(max(1, min(stimulus.n_trials, MAX_BATCH_ELEMENTS // per_trial)))
+        spikes, parts = [], []
+        for lo in range(0, stimulus.n_trials, batch):
+            part = stimulus.trials(lo, min(lo + batch, stimulus.n_trials))
+            x = part.events.dense(part.n_trials, part.n_steps, max(spec.n_sources, 1), np_dtype)
+            res = {k: v.numpy() for k, v in unroll(x).items()}
+            trial, step, neuron = np.nonzero(res.pop("z") > 0.5)
+            spikes.append((trial + lo, step, neuron))
+            parts.append(res)
         t2 = time.perf_counter()
-        trial, step, neuron = np.nonzero(res["z"] > 0.5)
-        scale = {"V_m": (res["v"], e_l), "I_syn": (res["psc"], 0.0), "ASC": (res["asc"], 0.0)}
-        state = {}
-        for var in config.record:
-            values, offset = scale[var]
-            state[var] = (values * vsc + offset)[:, :, rec_ids]
+        trial, step, neuron = (np.concatenate(a) for a in zip(*spikes, strict=True))
+        vsc = spec.cells.vsc_mV[spec.node_type][rec_ids]
+        offset = {"V_m": spec.cells.E_L_mV[spec.node_type][rec_ids], "I_syn": 0.0, "ASC": 0.0}
+        state = {var: np.concatenate([p[var] for p in parts]).astype(np.float64) * vsc + offset[var] for var in record}
         sim_s = stimulus.n_steps * stimulus.dt_ms / 1000.0 * stimulus.n_trials
         import bmtk
 
@@ -240,6 +251,7 @@ class BmtkDPointNetAdapter(Adapter):
             "bmtk_version": bmtk.__version__,
             "n_synaptic_basis": int(B_),
             "hard_reset": bool(cell._hard_reset),
+            "trials_per_batch": batch,
         }
         return RunResult.from_spikes(
             stimulus.dt_ms, stimulus.n_steps, stimulus.n_trials, trial, step, neuron, rec_ids, state, prov
