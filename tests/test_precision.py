@@ -75,3 +75,18 @@ def test_accuracy_movement_paired():
     worse[:30] = (worse[:30] + 1) % 10  # 30 trials lost, none gained
     moved = accuracy_movement(labels, worse, labels)
     assert moved["mcnemar_b"] == 30 and moved["mcnemar_c"] == 0 and moved["moved"]
+
+
+def test_hard_reset_margin_is_read_from_the_run_that_did_not_spike():
+    """With reset=hard_same_step the spiking run records V_reset in the spike step: its V says nothing
+    about the margin, so the other run's (pre-reset, within B of the reference) V is used."""
+    v = np.full(T, E_L + 0.5 * (V_TH - E_L))
+    ref_v, cand_v = v.copy(), v.copy()
+    ref_v[100] = float(SPEC.per_neuron("V_reset_mV")[0])  # hard reset in the spike step
+    cand_v[100] = V_TH - 1e-6
+    flip = precision_compare(_run(ref_v, [100]), _run(cand_v, []), SPEC, hard_reset=True)
+    assert [e.kind for e in flip.episodes] == ["precision_flip"]
+    assert flip.episodes[0].margin_mV == pytest.approx(1e-6, rel=1e-3)
+    # read without the hard-reset rule, the reference's V_reset is ~15 mV from threshold: "real"
+    naive = precision_compare(_run(ref_v, [100]), _run(cand_v, []), SPEC, hard_reset=False)
+    assert [e.kind for e in naive.episodes] == ["real"]
