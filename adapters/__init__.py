@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
     "brian2": "snnval.adapters.brian2_sim:Brian2Adapter",
     "bmtk": "snnval.adapters.external_process:BmtkPointnetAdapter",
+    "bmtk-dpointnet": "snnval.adapters.bmtk_dpointnet:BmtkDPointNetAdapter",
 }
 
 __all__ = [
