@@ -20,6 +20,9 @@ from snnval.errors import SpecError
 BUILTIN: dict[str, str] = {
     "tf": "snnval.adapters.tf_reference:TFReferenceAdapter",
     "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
+    "pynn-nest": "snnval.adapters.pynn:PyNNNestAdapter",
+    "pynn-neuron": "snnval.adapters.pynn:PyNNNeuronAdapter",
+    "pynn-brian2": "snnval.adapters.pynn:PyNNBrian2Adapter",
 }
 
 __all__ = [
