@@ -16,7 +16,7 @@ from snnval.adapters import get_adapter
 from snnval.adapters import pynn as pynn_adapter
 from snnval.contract import RunConfig
 from snnval.errors import NotApplicable
-from snnval.semantics import profile
+from snnval.semantics import profile, refractory_steps
 from snnval.spec import NetworkSpec, Synapses
 from snnval.stimulus import CurrentSteps, Events, FrozenStimulus
 from snnval.units import NEST_IAF_DEFAULTS, iaf_to_pynn
@@ -287,3 +287,41 @@ def test_off_grid_spike_time_matches_closed_form():
     assert abs(t_first - t_closed) < 1e-6
     assert grid.spike_step[0] == math.ceil(t_closed / dt) - 1
     assert precise.provenance["spike_precision"] == "off_grid"
+
+
+def test_pynn_brian2_refractory_period_ends_one_step_early():
+    """One IF_curr_exp neuron under a current step: Brian2 equals NEST (1e-9 mV) through the first spike
+    and the clamp, and first differs in the last clamped step: pyNN.brian2 times the refractory period
+    from the *start* of the spike step (its spike stamp), NEST holds V for ceil(t_ref/dt) whole steps
+    after it."""
+    _require("pynn-brian2")
+    params = {**IAF_TYPES["exp"][1], "I_e": 0.0}
+    cells = iaf_cells(("exp",))
+    cells = type(cells)(**{**cells.__dict__, "native_params": (params,)})
+    spec = NetworkSpec("dc", cells, np.zeros(1, np.int64), Synapses.empty(), receptor_names=("any",))
+    cur = CurrentSteps(np.zeros(1, np.int64), np.array([20]), np.zeros(1, np.int64), np.array([400.0]))
+    stim = FrozenStimulus(0.1, 300, 1, currents=cur)
+    ref = get_adapter("nest").run(spec, stim, RunConfig())
+    got = get_adapter("pynn-brian2").run(spec, stim, RunConfig())
+    spike = int(ref.spike_step[0])
+    assert got.spike_step[0] == spike
+    n_ref = int(refractory_steps(np.array([params["t_ref"]]), 0.1)[0])  # 25 steps
+    d = np.abs(got.state["V_m"][0, :, 0] - ref.state["V_m"][0, :, 0])
+    assert d[: spike + n_ref].max() < 1e-9
+    assert d[spike + n_ref] > 1e-3  # Brian2 integrates again in NEST's last clamped step
+
+
+def test_bootstrap_compile_is_idempotent(monkeypatch):
+    """Once pyNN.neuron's mechanisms are compiled, set-up finds them and runs nothing (no nrnivmodl)."""
+    import sys
+    from pathlib import Path
+
+    bootstrap = pytest.importorskip("bootstrap")
+    if not pynn_adapter.neuron_mechanisms_compiled():
+        pytest.skip("pyNN.neuron's mechanisms are not compiled here (bootstrap.py set-up compiles them)")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"compile_pynn_neuron ran {args} although the mechanisms are compiled")
+
+    monkeypatch.setattr(bootstrap, "_run", refuse)
+    assert bootstrap.compile_pynn_neuron(Path(sys.executable)) == pynn_adapter.neuron_mechanisms_dir()
