@@ -522,7 +522,8 @@ def simulate_trial(backend: str, spec: NetworkSpec, trial: FrozenStimulus, confi
                     f"pyNN.{backend} returned {data.shape[0]} samples of {pname}, expected {n_steps + 1}"
                 )
             channel = np.asarray(sig.array_annotations["channel_index"], dtype=np.int64)
-            where = np.searchsorted(channel, local[rec[cols]])
+            by_index = np.argsort(channel)
+            where = by_index[np.searchsorted(channel[by_index], local[rec[cols]])]
             # sample k+1 (time (k+1)*dt) is the state at the end of step k
             state[v][:, cols] = data[1 : n_steps + 1, where]
     import pyNN

@@ -109,10 +109,10 @@ def test_brian2_refuses_integer_amplitudes():
 #: Event steps chosen where (s+1)*dt - dt lands a rounding error above the grid at dt 0.1 (5, 100) and not.
 EVENT_STEPS = (4, 5, 37, 99, 100)
 CURRENT_STEPS = (3, 5, 100)
-DELAY_MS = 1.0  # 10 steps at dt 0.1
+DELAY_MS = 1.0  # 10 steps at dt 0.1, 1 at dt 1
 
 
-def _timing_case(integer_amplitudes: bool) -> tuple[NetworkSpec, FrozenStimulus]:
+def _timing_case(integer_amplitudes: bool, dt: float) -> tuple[NetworkSpec, FrozenStimulus]:
     """Neuron i < 5 gets one event from source i at EVENT_STEPS[i]; the next three a current step each;
     with ``integer_amplitudes`` two more: one event of amplitude 3 vs one of amplitude 1 and 3x the weight."""
     n_ev, n_cur = len(EVENT_STEPS), len(CURRENT_STEPS)
@@ -138,7 +138,7 @@ def _timing_case(integer_amplitudes: bool) -> tuple[NetworkSpec, FrozenStimulus]
     events = Events(np.zeros(m, np.int64), np.array(steps)[order], np.array(src)[order], np.array(amps)[order])
     cur_neurons = np.arange(n_ev, n_ev + n_cur)
     currents = CurrentSteps(np.zeros(n_cur, np.int64), np.array(CURRENT_STEPS), cur_neurons, np.full(n_cur, 200.0))
-    return spec, FrozenStimulus(0.1, 160, 1, events, currents, seed=0)
+    return spec, FrozenStimulus(dt, 160, 1, events, currents, seed=0)
 
 
 def _first_move(v: np.ndarray) -> np.ndarray:
@@ -147,12 +147,13 @@ def _first_move(v: np.ndarray) -> np.ndarray:
     return np.argmax(moved, axis=0) + 1
 
 
+@pytest.mark.parametrize("dt", [0.1, 1.0])
 @pytest.mark.parametrize("name", SIMS)
-def test_input_timing_is_exact(name):
+def test_input_timing_is_exact(name, dt):
     """Events reach V in step s+d+1 (nest, neuron) or s+d+2 (brian2); current steps in s+2 everywhere."""
     _require(name)
     integer = name != "pynn-brian2"
-    spec, stim = _timing_case(integer)
+    spec, stim = _timing_case(integer, dt)
     cells = spec.cells
     # start at rest with no drive: E_L, and no I_e
     spec = NetworkSpec(
@@ -164,12 +165,12 @@ def test_input_timing_is_exact(name):
     v = result.state["V_m"][0]
     assert np.all(v[0] == IAF_TYPES["exp"][1]["E_L"])
     moved = _first_move(v)
-    d = 10
+    d = round(DELAY_MS / dt)
     lag = 2 if name == "pynn-brian2" else 1
     n_ev, n_cur = len(EVENT_STEPS), len(CURRENT_STEPS)
     np.testing.assert_array_equal(moved[:n_ev], np.array(EVENT_STEPS) + d + lag)
     np.testing.assert_array_equal(moved[n_ev : n_ev + n_cur], np.array(CURRENT_STEPS) + 2)
-    assert result.provenance["min_delay_ms"] == 0.1
+    assert result.provenance["min_delay_ms"] == dt
     if integer:  # amplitude 3 as three coincident spikes == one spike of three times the weight
         assert moved[-1] == moved[-2] == 50 + d + lag
         np.testing.assert_allclose(v[:, -2], v[:, -1], rtol=0, atol=1e-9)
