@@ -89,5 +89,10 @@ def test_run_out_writes_a_readable_file(tmp_path, capsys):
 
 
 def test_golden_check_passes_on_shipped_goldens(capsys):
+    from snnval.golden_workflow import available_golden_runs
+    from snnval.scenarios import get_scenario
+
+    # every golden run the registry derives (TF 2 profiles + NEST = 6 at least, more with new adapters)
+    expected = len(available_golden_runs(get_scenario("synaptic_events")))
     assert main(["golden", "check", "synaptic_events"]) == 0
-    assert capsys.readouterr().out.count("ok") == 6
+    assert expected >= 6 and capsys.readouterr().out.count("ok") == expected
