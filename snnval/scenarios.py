@@ -37,6 +37,10 @@ class Scenario:
     golden_neurons: tuple[int, ...] | None = None
     #: why a golden without spikes is still meaningful (empty: such a golden is refused)
     empty_golden_reason: str = ""
+    #: simulated time (ms) and the times (ms) where the stimulus changes: a dt must divide each
+    #: (snnval.preflight refuses one that does not; 0.0 = derive the duration from a build at dts_ms[0])
+    duration_ms: float = 0.0
+    grid_times_ms: tuple[float, ...] = ()
 
     def build(self, dt_ms: float) -> tuple[NetworkSpec, FrozenStimulus]:
         spec = self.build_spec().validated()
@@ -205,6 +209,8 @@ SCENARIOS: dict[str, Scenario] = {
             _single_stimulus,
             record=("V_m", "ASC"),
             min_spikes=10,
+            duration_ms=300.0,
+            grid_times_ms=(20.0, 220.0),
         ),
         Scenario(
             "synaptic_events",
@@ -214,6 +220,8 @@ SCENARIOS: dict[str, Scenario] = {
             record=("V_m", "I_syn"),
             min_spikes=0,
             empty_golden_reason="subthreshold by design: the PSC and PSP shapes are what is checked",
+            duration_ms=330.0,
+            grid_times_ms=(10.0, 90.0, 170.0, 250.0),
         ),
         Scenario(
             "glif3_network",
@@ -224,6 +232,8 @@ SCENARIOS: dict[str, Scenario] = {
             record=("V_m",),
             min_spikes=500,
             golden_neurons=tuple(range(0, 12)) + tuple(range(N_EXC, N_EXC + 8)),
+            duration_ms=1000.0,
+            grid_times_ms=(200.0, 300.0),  # drive modulation: 200 ms on, 100 ms weaker
         ),
     )
 }
