@@ -24,6 +24,9 @@ BUILTIN: dict[str, str] = {
     "brian2": "snnval.adapters.brian2_sim:Brian2Adapter",
     "bmtk": "snnval.adapters.external_process:BmtkPointnetAdapter",
     "bmtk-dpointnet": "snnval.adapters.bmtk_dpointnet:BmtkDPointNetAdapter",
+    "pynn-nest": "snnval.adapters.pynn:PyNNNestAdapter",
+    "pynn-neuron": "snnval.adapters.pynn:PyNNNeuronAdapter",
+    "pynn-brian2": "snnval.adapters.pynn:PyNNBrian2Adapter",
 }
 
 __all__ = [
