@@ -127,7 +127,7 @@ def _import_error(backend: str) -> str:
     if backend == "neuron" and not neuron_mechanisms_compiled():
         return (
             f"pyNN.neuron's NMODL mechanisms are not compiled in {neuron_mechanisms_dir()} "
-            "(run `python bootstrap.py test` or `python -c 'import bootstrap; bootstrap.compile_pynn_neuron()'`)"
+            "(run `python bootstrap.py test`)"
         )
     proc = subprocess.run(
         [sys.executable, "-c", f"import pyNN.{backend}"],
