@@ -187,7 +187,14 @@ def cmd_bisect(args) -> int:
 def cmd_nightly(args) -> int:
     from snnval.nightly import run_nightly
 
-    return run_nightly(quick=args.quick, out_dir=args.out, scheduler=args.scheduler, model=args.model)
+    return run_nightly(
+        quick=args.quick,
+        out_dir=args.out,
+        scheduler=args.scheduler,
+        model=args.model,
+        timeout_s=args.timeout,
+        sims=args.sim,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="report directory (default reports/<date>)")
     s.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     s.add_argument("--model", default=None, help="model in the snnval HDF5 format (default: references/v1_digits.h5)")
+    s.add_argument("--timeout", type=float, default=None, help="seconds per simulator run (default: from its size)")
+    s.add_argument("--sim", action="append", default=None, help="only these adapters (repeatable)")
     s.set_defaults(func=cmd_nightly)
     return p
 
