@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import sys
 import time
@@ -403,9 +404,30 @@ def run_nightly(
             "accuracy_tier": model_in.unusable or "applicable",
         },
     }
-    page, written = build_report(results, out, history)
+    try:
+        page = build_report(results, out, history)
+    except Exception as exc:
+        # the previous report is whole (publishing is one transaction); keep tonight's results too if we can
+        saved = _keep_unpublished(results, out)
+        if saved is not None:
+            exc.add_note(f"snnval: the night's results were not published; they are kept in {saved}")
+        raise
+    written = json.loads((out / "results.json").read_text(encoding="utf-8"))
     _print_summary(page, out, written)
     return 1 if written["regressions"] else 0
+
+
+def _keep_unpublished(results: dict, out: Path) -> Path | None:
+    """Best effort: write the unpublished results beside ``out`` so a failed publish loses no night."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.unpublished-", suffix=".json", dir=out.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1, default=str)
+        return Path(name)
+    except Exception:  # noqa: BLE001 - the disk may be full: the original error is what matters
+        return None
 
 
 def _print_summary(page: Path, out: Path, written: dict) -> None:

@@ -143,9 +143,17 @@ def _hung_event(night_id: str | None, sim: str):
 
 def guarded_run(sim: str, spec, stimulus, config, timeout_s: float, night_id: str | None):
     """Run ``sim`` isolated with ``timeout_s``; return the RunResult or a TaskFailure (never raises)."""
+    import multiprocessing
+
     from snnval.errors import NotApplicable
     from snnval.runner import run_adapter
 
+    if multiprocessing.current_process().daemon:
+        return TaskFailure(
+            "error",
+            "not run: this Dask worker is a daemonic process, which may not start the isolated simulator process; "
+            "start workers with DASK_DISTRIBUTED__WORKER__DAEMON=False (snnval.nightly.local_cluster does)",
+        )
     event = _hung_event(night_id, sim)
     if event is not None and event.is_set():
         return TaskFailure(

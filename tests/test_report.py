@@ -287,7 +287,7 @@ def test_detect_regressions_pass_to_fail(results: dict) -> None:
 
 def test_detect_regressions_pass_to_not_applicable_and_lost_cell(results: dict) -> None:
     previous = copy.deepcopy(results)
-    results["scenarios"][0]["status"] = "not_applicable"
+    results["scenarios"][0].update(status="not_applicable", reason="adapter no longer declares the knob")
     lost = results["scenarios"].pop(4)  # a passing cell no longer run at all
     found = detect_regressions(results, previous)
     assert len(found) == 2
@@ -329,7 +329,7 @@ def test_build_report_finds_regressions_against_previous_night(tmp_path: Path) -
     hist = tmp_path / "history.jsonl"
     build_report(synthetic_results(date="2026-11-22"), tmp_path / "2026-11-22", hist)
     tonight = synthetic_results(date="2026-11-23")
-    tonight["scenarios"][0]["status"] = "fail"
+    tonight["scenarios"][0].update(status="fail", reason="first divergence: step 3")
     out = tmp_path / "2026-11-23"
     build_report(tonight, out, hist)
 
@@ -360,7 +360,7 @@ def test_other_tier_is_not_used_for_trends_or_regressions(tmp_path: Path) -> Non
     quick["quick"] = True
     build_report(quick, tmp_path / "q", hist)
     tonight = synthetic_results(date="2026-11-23")
-    tonight["scenarios"][0]["status"] = "fail"
+    tonight["scenarios"][0].update(status="fail", reason="first divergence: step 3")
     build_report(tonight, tmp_path / "n", hist)
     assert json.loads((tmp_path / "n" / "results.json").read_text())["regressions"] == []
     assert not (tmp_path / "n" / "img" / "trends.png").exists()
