@@ -339,11 +339,13 @@ def run_nightly(
     history_path: str | None = None,
     timeout_s: float | None = None,
     sims: list[str] | None = None,
+    port_ladder: bool = True,
 ) -> int:
     """Run the night, publish ``reports/<date>/`` (or ``out_dir``); return 0, or 1 on a regression.
 
     ``history_path`` defaults to ``reports/history.jsonl`` (append-only, shared by all nights).
-    ``timeout_s`` overrides every run's size-derived timeout; ``sims`` restricts the adapters.
+    ``timeout_s`` overrides every run's size-derived timeout; ``sims`` restricts the adapters;
+    ``port_ladder=False`` leaves the port-variant ladder out.
     """
     from snnval import __version__
     from snnval.golden import git_revision
@@ -373,7 +375,7 @@ def run_nightly(
     client, cluster = _client(scheduler)
     started = time.monotonic()
     try:
-        plan = make_plan(model_in, sims=sims, timeout_s=timeout_s)
+        plan = make_plan(model_in, sims=sims, timeout_s=timeout_s, port_ladder=port_ladder)
         done = execute(plan, client, uuid.uuid4().hex)
     finally:
         client.close()
@@ -442,3 +444,35 @@ def _print_summary(page: Path, out: Path, written: dict) -> None:
     print(f"  score matrix: {counts['pass']} of {len(cells)} cells pass", {k: v for k, v in counts.items() if v})
     for r in written["regressions"]:
         print(f"  REGRESSION: {r}")
+
+
+# ------------------------------------------------------------------------ single runs (validation tests)
+
+
+def held_out_stimulus(model_path: str, n: int | None):
+    """(spec, readout, metadata, labels, stimulus) of the first ``n`` held-out samples of a model."""
+    from snnval.loaders.model_h5 import load_model
+    from snnval.nightly_tasks import held_out_stimulus as _stimulus
+    from snnval.nightly_tasks import model_input
+
+    model = model_input(model_path, n)
+    spec, readout, stim = _stimulus(model_path, n)
+    return spec, readout, load_model(model_path).metadata, model.labels, stim
+
+
+def accuracy_run(model_path: str, n: int | None, sim: str, semantics: str, mistakes: tuple[str, ...] = ()) -> dict:
+    """One accuracy run as the nightly does it (isolated, timed out); ``semantics="faithful"``: a port variant.
+
+    Raises AdapterFailure (or NotApplicable) instead of returning the nightly's error entry.
+    """
+    from snnval.errors import AdapterFailure, NotApplicable
+    from snnval.nightly_plan import AccuracyRun, default_timeout_s, label
+    from snnval.nightly_tasks import accuracy_task, model_input
+
+    model = model_input(model_path, n)
+    budget = default_timeout_s(model.n_neurons, model.n_steps, len(model.labels))
+    variant = tuple(mistakes) if semantics == "faithful" else None
+    out = accuracy_task(model_path, n, AccuracyRun(label(sim, semantics), sim, semantics, budget, mistakes=variant))
+    if isinstance(out, TaskFailure):
+        raise (NotApplicable if out.status == "not_applicable" else AdapterFailure)(out.reason)
+    return out
