@@ -85,7 +85,7 @@ def local_cluster(n_workers: int | None = None):
             n_workers=n_workers or min(2, os.cpu_count() or 1),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: None falls back to 8787, taken by any other cluster
             silence_logs=40,
         )
 
