@@ -340,7 +340,15 @@ def _precision_accuracy(sim: str, prof: str, dtype: str, n: int) -> dict:
 def cmd_nightly(args) -> int:
     from snnval.nightly import run_nightly
 
-    return run_nightly(quick=args.quick, out_dir=args.out, scheduler=args.scheduler, model=args.model)
+    return run_nightly(
+        quick=args.quick,
+        out_dir=args.out,
+        scheduler=args.scheduler,
+        model=args.model,
+        # --timeout was checked by _apply_timeout; without it each run's timeout comes from its size
+        timeout_s=None if args.timeout is None else float(args.timeout),
+        sims=args.sim,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -410,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="report directory (default reports/<date>)")
     s.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     s.add_argument("--model", default=None, help="model in the snnval HDF5 format (default: references/v1_digits.h5)")
+    s.add_argument("--sim", action="append", default=None, help="only these adapters (repeatable)")
     s.set_defaults(func=cmd_nightly)
     add_model_bisect_commands(sub)
 

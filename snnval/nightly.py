@@ -1,9 +1,15 @@
-"""The nightly job: the accuracy tier and every scenario comparison on every adapter -> a report.
+"""The nightly job: validate -> plan -> execute -> assemble -> publish.
 
-The grid of independent runs (scenario x dt, runner x held-out samples, port variants) is executed
-on Dask distributed: a LocalCluster of single-threaded worker processes when no scheduler address
-is given (NEST keeps process-global state, so one run at a time per process), or the cluster at
-``--scheduler``. A crashed or failing run becomes an "error" cell; it never aborts the night.
+1. **validate** every input before any work: the output directory (a directory, writable, new or an
+   earlier report), the history file (every line well-formed), the model, the timeout, the scheduler
+   address. Bad input is a SpecError (CLI exit 2) naming the flag or file, the field and the expected form.
+2. **plan** (:mod:`snnval.nightly_plan`): every independent task, derived from the adapter registry.
+3. **execute** (:mod:`snnval.nightly_tasks`): the tasks on Dask distributed (a LocalCluster of
+   single-threaded workers unless ``--scheduler`` names one). Each simulator run is isolated in its own
+   process with a timeout; nothing is retried (``allowed-failures`` 0): a hung or crashed run is one
+   error entry with its reason and the rest of the night carries on.
+4. **assemble** the results dict (schema: :mod:`snnval.report_schema`) and the night's regressions.
+5. **publish** (:func:`snnval.report.build_report`): the page, results and history as one transaction.
 """
 
 from __future__ import annotations
@@ -13,392 +19,289 @@ import json
 import os
 import sys
 import time
-import traceback
+import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from snnval.errors import SpecError
+from snnval.nightly_plan import NightPlan, check_timeout, make_plan
+from snnval.nightly_tasks import TaskFailure
+
 #: quick tier: a fixed subset of the held-out set (the first N in split order)
 QUICK_SAMPLES = 50
-#: TF (nest-glif-psc) and NEST must agree on at least this fraction of held-out predictions
+#: two runners that declare the same profile must agree on at least this fraction of held-out predictions
+#: (measured: TF and NEST in nest-glif-psc agree on 400 of 400; one flip in 100 is the noise floor we accept
+#: for float64 summation-order differences that move a tied pool count)
 MIN_SAME_SEMANTICS_AGREEMENT = 0.99
-
-ACCURACY_RUNNERS = (
-    # (runner label, simulator, profile)
-    ("tf (tf-billeh)", "tf", "tf-billeh"),
-    ("tf (nest-glif-psc)", "tf", "nest-glif-psc"),
-    ("nest (nest-glif-psc)", "nest", "nest-glif-psc"),
-)
-REFERENCE_RUNNER = ACCURACY_RUNNERS[0][0]
+#: Seconds the night may spend beyond its runs' own timeouts (comparisons, scheduling, figures).
+DEADLINE_SLACK_S = 900.0
 
 
-# --------------------------------------------------------------------------------------------- tasks
-# Top-level functions so Dask can ship them to worker processes.
+# ------------------------------------------------------------------------------------------- validate
 
 
-def scenario_cells(scenario: str, dt_ms: float) -> list[dict]:
-    """All score-matrix cells of one scenario at one dt: each golden run, and NEST vs TF (same semantics)."""
-    from snnval.acceptance import compare_same_semantics, golden_runs
-    from snnval.adapters import get_adapter
-    from snnval.golden_workflow import check_golden_run
-    from snnval.runner import run_scenario
-    from snnval.scenarios import get_scenario
+def validate_inputs(out: Path, history: Path, model_path: str, timeout_s: float | None, scheduler: str | None) -> None:
+    """Refuse bad input before any simulation (SpecError / HistoryError: CLI exit 2)."""
+    from snnval.report import check_destination, load_history
 
-    sc = get_scenario(scenario)
-    label = f"{scenario} (dt {dt_ms:g} ms)"
-    runs, cells = {}, []
+    check_timeout(timeout_s)
+    check_destination(out, "--out")
+    if history.exists() and not history.is_file():
+        raise SpecError(str(history), "history", "a JSON-lines file, got a directory")
+    check_destination(history.parent, "history directory", report_dir=False)
+    load_history(history)  # a malformed line is found now, not after the night's runs
+    if not Path(model_path).is_file():
+        raise SpecError(str(model_path), "--model", "an existing model file in the snnval HDF5 format")
+    if scheduler is not None:
+        _check_scheduler_address(scheduler)
 
-    def run(sim, profile):
-        if (sim, profile) not in runs:
-            runs[(sim, profile)] = run_scenario(scenario, sim, profile, dt_ms, isolate=False)
-        return runs[(sim, profile)]
 
-    def cell(simulator, reference, fn):
-        base = {
-            "scenario": label,
-            "simulator": simulator,
-            "reference": reference,
-            "dt_ms": dt_ms,
-            "figures": None,
-            "realtime_factor": None,
-            "reason": "",
-        }
-        try:
-            cmp, rtf = fn()
-            base.update(status="pass" if cmp.passed else "fail", figures=cmp.report_figures(), realtime_factor=rtf)
-            if not cmp.passed:
-                fd = cmp.first_divergence
-                base["reason"] = f"first divergence: {fd.describe()}" if fd else "out of tolerance"
-        except Exception as exc:  # one cell's failure must not abort the night
-            from snnval.errors import NotApplicable
+def _check_scheduler_address(address: str) -> None:
+    from distributed.comm import parse_address
 
-            status = "not_applicable" if isinstance(exc, NotApplicable) else "error"
-            base.update(status=status, reason=f"{type(exc).__name__}: {exc}"[:500])
-        cells.append(base)
-
-    for sim, profile in golden_runs():
-        avail = get_adapter(sim).availability()
-        if not avail.available:
-            cells.append(
-                {
-                    "scenario": label,
-                    "simulator": f"{sim} ({profile})",
-                    "reference": "golden",
-                    "dt_ms": dt_ms,
-                    "status": "not_applicable",
-                    "reason": avail.reason,
-                    "figures": None,
-                    "realtime_factor": None,
-                }
-            )
-            continue
-        cell(
-            f"{sim} ({profile})",
-            "golden",
-            lambda sim=sim, profile=profile: (
-                check_golden_run(sc, sim, profile, dt_ms, run_fn=lambda s, si, p, d: run(si, p)),
-                run(sim, profile).provenance.get("realtime_factor"),
-            ),
+    try:
+        scheme, loc = parse_address(address)
+    except (ValueError, TypeError) as exc:
+        raise SpecError("--scheduler", "scheduler", f"a Dask address such as tcp://host:8786 ({exc})") from None
+    if scheme in ("tcp", "tls") and (":" not in loc or not loc.rsplit(":", 1)[1].isdigit()):
+        raise SpecError(
+            "--scheduler", "scheduler", f"a Dask address with a port, e.g. tcp://host:8786, got {address!r}"
         )
-    cell(
-        "nest (nest-glif-psc)",
-        "tf (nest-glif-psc)",
-        lambda: (
-            compare_same_semantics(run("nest", "nest-glif-psc"), run("tf", "nest-glif-psc")),
-            run("nest", "nest-glif-psc").provenance.get("realtime_factor"),
-        ),
-    )
-    return cells
 
 
-def held_out_stimulus(model_path: str, n: int | None):
-    """The model, its held-out labels and the frozen held-out stimulus, cut to the first ``n`` samples.
-
-    The stimulus is frozen over the whole held-out set from the model's evaluation seed and then cut,
-    so a quick run sees exactly the first trials of the full night (and of the recorded predictions).
-    """
-    from snnval.v1_model import digits_stimulus, load_shipped_model
-
-    spec, readout, metadata = load_shipped_model(model_path)
-    held_out = held_out_indices(metadata)
-    images, labels = _images(held_out)
-    stim = digits_stimulus(images, int(metadata["evaluation_stimulus_seeds"]["held_out"]))
-    n = len(held_out) if n is None else min(n, len(held_out))
-    return spec, readout, metadata, labels[:n], stim.first_trials(n)
+# -------------------------------------------------------------------------------------------- execute
 
 
-def accuracy_run(model_path: str, n: int | None, sim: str, semantics, mistakes: tuple[str, ...] = ()) -> dict:
-    """Pool counts and predictions of the first ``n`` held-out samples on ``sim`` (optionally a port variant)."""
-    from snnval.adapters import RunConfig, get_adapter
-    from snnval.port_variants import apply_mistakes
-    from snnval.semantics import profile
-    from snnval.v1_model import pool_counts, predict
+def local_cluster(n_workers: int | None = None):
+    """A LocalCluster fit for the nightly: single-threaded, non-daemonic workers (each run spawns its own
+    process, which a daemonic process may not) and no retries of a task whose worker died."""
+    import dask
+    from dask.distributed import LocalCluster
 
-    spec, readout, metadata, _, stim = held_out_stimulus(model_path, n)
-    seed = int(metadata["evaluation_stimulus_seeds"]["held_out"])
-    sem = profile("nest-glif-psc" if semantics == "faithful" else semantics)
-    if semantics == "faithful":  # a port variant: the faithful NEST mapping with ``mistakes`` applied
-        m = apply_mistakes(spec, stim, readout, mistakes, seed)
-        spec, stim, readout, sem = m.spec, m.stimulus, m.readout, m.semantics
-    config = RunConfig(semantics=sem, record=(), record_neurons=np.zeros(0, np.int64))
-    t0 = time.perf_counter()
-    res = get_adapter(sim).run(spec, stim, config)
-    wall = time.perf_counter() - t0
-    counts = pool_counts(res.spike_trial, res.spike_step, res.spike_neuron, stim.n_trials, readout, res.dt_ms)
-    return {
-        "predictions": predict(counts).tolist(),
-        "counts": counts.tolist(),
-        "realtime_factor": wall / (stim.n_trials * stim.n_steps * stim.dt_ms / 1000.0),
-        "mean_rate_Hz": res.n_spikes / (spec.n_neurons * stim.n_trials * stim.duration_ms / 1000.0),
-    }
-
-
-def sample_run(model_path: str, sim: str, semantics: str, neuron: int) -> dict:
-    """The first held-out sample: V of one readout neuron and the spike raster of the whole network."""
-    from snnval.adapters import RunConfig, get_adapter
-    from snnval.semantics import profile
-
-    spec, _, _, _, stim = held_out_stimulus(model_path, 1)
-    res = get_adapter(sim).run(
-        spec, stim, RunConfig(semantics=profile(semantics), record=("V_m",), record_neurons=np.array([neuron]))
-    )
-    return {
-        "voltage_mV": res.state["V_m"][0, :, 0].round(4).tolist(),
-        "dt_ms": res.dt_ms,
-        "raster": {"step": res.spike_step.tolist(), "neuron": res.spike_neuron.tolist()},
-    }
-
-
-def _images(indices) -> tuple[np.ndarray, np.ndarray]:
-    from snnval.digits import load_sklearn_digits
-
-    images, labels = load_sklearn_digits()
-    idx = np.asarray(indices, dtype=np.int64)
-    return images[idx], labels[idx]
-
-
-def held_out_indices(metadata: dict) -> np.ndarray:
-    """The model's held-out digit indices (recorded at training), else the documented split rule."""
-    from snnval.digits import load_sklearn_digits, split_indices
-
-    recorded = metadata.get("split", {}).get("held_out_indices")
-    if recorded is None:
-        recorded = split_indices(len(load_sklearn_digits()[1]))[1]
-    return np.asarray(recorded, dtype=np.int64)
-
-
-# ------------------------------------------------------------------------------------------ assembly
-
-
-def _accuracy_entry(runner, sim, profile, out, labels, ref_pred):
-    from snnval.accuracy import accuracy_with_ci, confusion_matrix, mcnemar_exact, prediction_agreement
-
-    pred = np.asarray(out["predictions"])
-    entry = {
-        "runner": runner,
-        "simulator": sim,
-        "profile": profile,
-        **accuracy_with_ci(pred, labels).as_accuracy_fields(),
-        "confusion": confusion_matrix(pred, labels).tolist(),
-        "realtime_factor": out["realtime_factor"],
-        "agreement_with_reference": None,
-        "mcnemar": None,
-    }
-    if ref_pred is not None and runner != REFERENCE_RUNNER:
-        entry["agreement_with_reference"] = prediction_agreement(ref_pred, pred).value
-        mc = mcnemar_exact(ref_pred == labels, pred == labels)
-        entry["mcnemar"] = {"b": mc.b, "c": mc.c, "p": mc.p}
-    return entry
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.worker.daemon": False}):
+        return LocalCluster(
+            n_workers=n_workers or min(2, os.cpu_count() or 1),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # a free port: None falls back to 8787, taken by any other cluster
+            silence_logs=40,
+        )
 
 
 def _client(scheduler: str | None):
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
-    if scheduler:
-        return Client(scheduler), None
-    cluster = LocalCluster(
-        n_workers=min(2, os.cpu_count() or 1),
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=40,
-    )
-    return Client(cluster), cluster
-
-
-def run_nightly(
-    quick: bool = False,
-    out_dir: str | None = None,
-    scheduler: str | None = None,
-    model: str | None = None,
-    history_path: str | None = None,
-) -> int:
-    """Run everything, write ``reports/<date>/`` (or ``out_dir``); return 0, or 1 on a regression.
-
-    ``history_path`` defaults to ``reports/history.jsonl`` (append-only, shared by all nights).
-    """
-    from snnval import __version__
-    from snnval.adapters import adapter_names, get_adapter
-    from snnval.golden import git_revision
-    from snnval.machine import machine_info
-    from snnval.paths import REPORTS_DIR
-    from snnval.port_variants import variant_plan
-    from snnval.report import build_report
-    from snnval.scenarios import SCENARIOS
-    from snnval.v1_model import SHIPPED_MODEL, load_shipped_model
-
-    os.environ.setdefault("PYNEST_QUIET", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    today = _dt.date.today().isoformat()
-    out = Path(out_dir) if out_dir else REPORTS_DIR / today
-    out.mkdir(parents=True, exist_ok=True)
-    history = Path(history_path) if history_path else REPORTS_DIR / "history.jsonl"
-    model_path = str(model or SHIPPED_MODEL)
-    spec, readout, metadata = load_shipped_model(model_path)
-    n = QUICK_SAMPLES if quick else None
-    _, _, _, labels, _ = held_out_stimulus(model_path, n)
-
-    simulators = []
-    for name in adapter_names():
-        av = get_adapter(name).availability()
-        simulators.append({"name": name, "available": av.available, "version": av.version or None, "reason": av.reason})
-    available = {s["name"] for s in simulators if s["available"]}
-
-    client, cluster = _client(scheduler)
-    futures = {}
+    if not scheduler:
+        cluster = local_cluster()
+        return Client(cluster), cluster
     try:
-        for name, sc in SCENARIOS.items():
-            for dt in sc.dts_ms:
-                futures[("scenario", name, dt)] = client.submit(scenario_cells, name, dt, pure=False)
-        for runner, sim, prof in ACCURACY_RUNNERS:
-            if sim in available:
-                futures[("accuracy", runner)] = client.submit(accuracy_run, model_path, n, sim, prof, pure=False)
-        plan = variant_plan() if "nest" in available else []
-        unique = {m for _, _, m in plan}
-        for mistakes in unique:
-            futures[("variant", mistakes)] = client.submit(
-                accuracy_run, model_path, n, "nest", "faithful", mistakes, pure=False
-            )
-        sample_index = int(held_out_indices(metadata)[0])
-        neuron = int(readout.pool_neurons[int(labels[0])][0])
-        for runner, sim, prof in ACCURACY_RUNNERS:
-            if sim in available:
-                futures[("sample", runner)] = client.submit(sample_run, model_path, sim, prof, neuron, pure=False)
-        done = _gather_with_progress(client, futures)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        return Client(scheduler, timeout="20s"), None
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SpecError(
+            "--scheduler", "scheduler", f"a reachable Dask scheduler address; {scheduler!r} failed: {exc}"
+        ) from None
 
-    regressions: list[str] = []
-    cells = []
-    for key, value in done.items():
-        if key[0] != "scenario":
+
+def execute(plan: NightPlan, client, night_id: str) -> dict[str, Any]:
+    """Submit every task of ``plan``; return {task key: result or TaskFailure}. Never raises for a task."""
+    from snnval.nightly_tasks import accuracy_task, cell_task, sample_task, scenario_run_task
+
+    model = plan.model
+    futures: dict[str, Any] = {}
+
+    def submit(key: str, fn, *args) -> None:
+        if key not in futures:
+            futures[key] = client.submit(fn, *args, pure=False, retries=0)
+
+    for run in plan.runs:
+        submit(run.key, scenario_run_task, run, night_id)
+    for i, cell in enumerate(plan.cells):
+        if cell.not_applicable:
             continue
-        if isinstance(value, Exception):
+        ref = futures[cell.reference.key] if cell.reference is not None else None
+        submit(f"cell|{i}", cell_task, cell, futures[cell.candidate.key], ref)
+    for run in plan.accuracy + [v for _, _, v in plan.variants]:
+        submit(run.key, accuracy_task, model.path, model.n, run, night_id)
+    for s in plan.samples:
+        submit(s.key, sample_task, model.path, s, night_id)
+    worst_case = sum(r.timeout_s for r in plan.runs) + sum(r.timeout_s for r in plan.accuracy)
+    worst_case += sum(v.timeout_s for _, _, v in plan.variants) + sum(s.timeout_s for s in plan.samples)
+    return _gather(client, futures, worst_case + DEADLINE_SLACK_S)
+
+
+def _gather(client, futures: dict[str, Any], deadline_s: float) -> dict[str, Any]:
+    """Wait for every future with a progress bar; a failed task's value is a TaskFailure.
+
+    ``deadline_s`` (every run's timeout back to back, plus slack) is a backstop against a lost worker or
+    scheduler: what is unfinished by then is cancelled and reported, so the night still ends.
+    """
+    from dask.distributed import as_completed
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    by_future = {f: k for k, f in futures.items()}
+    done: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), transient=False,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("nightly tasks", total=len(futures))
+        try:
+            for fut in as_completed(list(futures.values()), timeout=deadline_s):
+                key = by_future[fut]
+                try:
+                    done[key] = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died under it: an error, not retried
+                    done[key] = TaskFailure("error", f"task failed: {type(exc).__name__}: {exc}"[:500])
+                bar.advance(task)
+        except TimeoutError:
+            for fut, key in by_future.items():
+                if key not in done:
+                    fut.cancel()
+                    done[key] = TaskFailure("error", f"not finished within the night's deadline of {deadline_s:.0f} s")
+    return done
+
+
+# ------------------------------------------------------------------------------------------- assemble
+
+
+def assemble(plan: NightPlan, done: dict[str, Any], quick: bool, regressions: list[str]) -> dict:
+    """The results dict of the night (schema :mod:`snnval.report_schema`); appends to ``regressions``."""
+    cells = []
+    for i, cell in enumerate(plan.cells):
+        if cell.not_applicable:
             cells.append(
                 {
-                    "scenario": f"{key[1]} (dt {key[2]:g} ms)",
-                    "simulator": "all",
-                    "reference": "golden",
-                    "dt_ms": key[2],
-                    "status": "error",
-                    "reason": str(value)[:500],
+                    "scenario": cell.row,
+                    "simulator": cell.simulator_label,
+                    "reference": cell.reference_label,
+                    "dt_ms": cell.dt_ms,
+                    "status": "not_applicable",
+                    "reason": cell.not_applicable,
                     "figures": None,
                     "realtime_factor": None,
                 }
             )
-        else:
-            cells += value
-    for c in cells:
-        if c["reference"] == "golden" and c["status"] in ("fail", "error"):
-            regressions.append(f"{c['scenario']}: {c['simulator']} no longer matches its golden ({c['reason']})")
-
-    accuracy, preds = [], {}
-    ref = done.get(("accuracy", REFERENCE_RUNNER))
-    ref_pred = None if ref is None or isinstance(ref, Exception) else np.asarray(ref["predictions"])
-    for runner, sim, prof in ACCURACY_RUNNERS:
-        res = done.get(("accuracy", runner))
-        if res is None or isinstance(res, Exception):
-            if res is not None:
-                regressions.append(f"accuracy run {runner} failed: {res}")
             continue
-        preds[runner] = np.asarray(res["predictions"])
-        accuracy.append(_accuracy_entry(runner, sim, prof, res, labels, ref_pred))
-    recorded = metadata.get("held_out_predictions", {}).get("tf:tf-billeh:float64")
-    if ref_pred is not None and recorded is not None:
-        n_diff = int((np.asarray(recorded)[: len(ref_pred)] != ref_pred).sum())
-        if n_diff:
+        value = done[f"cell|{i}"]
+        if isinstance(value, TaskFailure):
+            value = {
+                "scenario": cell.row,
+                "simulator": cell.simulator_label,
+                "reference": cell.reference_label,
+                "dt_ms": cell.dt_ms,
+                "status": value.status,
+                "reason": value.reason,
+                "figures": None,
+                "realtime_factor": None,
+            }
+        cells.append(value)
+        if cell.reference is None and value["status"] in ("fail", "error"):
             regressions.append(
-                f"TF (tf-billeh) predictions differ from the model's recorded predictions on "
-                f"{n_diff} of {len(ref_pred)} held-out samples"
+                f"{value['scenario']}: {value['simulator']} no longer matches its golden ({value['reason']})"
             )
-    tf_nest, nest = preds.get("tf (nest-glif-psc)"), preds.get("nest (nest-glif-psc)")
-    if tf_nest is not None and nest is not None:
-        agree = float((tf_nest == nest).mean())
-        if agree < MIN_SAME_SEMANTICS_AGREEMENT:
+        elif cell.reference is not None and value["status"] in ("fail", "error"):
             regressions.append(
-                f"TF (nest-glif-psc) and NEST agree on only {agree:.1%} of predictions "
-                f"(< {MIN_SAME_SEMANTICS_AGREEMENT:.0%})"
+                f"{value['scenario']}: {value['simulator']} and {value['reference']} declare the same semantics "
+                f"but differ ({value['reason']})"
             )
-
-    variants = _variants(done, plan, labels, regressions)
-    sample = _sample(done, sample_index, int(labels[0]), neuron)
-    results = {
-        "schema_version": 1,
-        "date": today,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(),
-        "suite_version": __version__,
-        "git_revision": git_revision(),
+    accuracy, not_run, agreement = _accuracy(plan, done, regressions)
+    return {
         "quick": quick,
-        "machine": machine_info(),
-        "command": " ".join(["snnval", *sys.argv[1:]])
-        if sys.argv and sys.argv[0].endswith("snnval")
-        else "snnval nightly" + (" --quick" if quick else ""),
-        "simulators": simulators,
+        "simulators": plan.simulators,
         "scenarios": cells,
         "accuracy": accuracy,
-        "port_variants": variants,
-        "sample": sample,
-        "regressions": regressions,
-        "model": {
-            "path": model_path,
-            "n_neurons": spec.n_neurons,
-            "n_samples": int(len(labels)),
-            "seed": metadata.get("seed"),
-            "recorded_accuracy": metadata.get("accuracy"),
-        },
+        "accuracy_not_run": not_run,
+        "agreement": agreement,
+        "port_variants": _variants(plan, done, regressions),
+        "sample": _sample(plan, done),
     }
-    page = build_report(results, out, history)
-    written = json.loads((out / "results.json").read_text())
-    print(f"\nreport: {page}\nresults: {out / 'results.json'}")
-    for entry in accuracy:
-        lo, hi = entry["ci95"]
-        print(f"  {entry['runner']:<22} accuracy {entry['accuracy']:.1%} [{lo:.1%}, {hi:.1%}] (n={entry['n']})")
-    n_pass = sum(c["status"] == "pass" for c in cells)
-    print(f"  score matrix: {n_pass} of {len(cells)} cells pass")
-    for r in written["regressions"]:
-        print(f"  REGRESSION: {r}")
-    return 1 if written["regressions"] else 0
 
 
-def _variants(done, plan, labels, regressions) -> list[dict]:
+def _accuracy(plan: NightPlan, done: dict[str, Any], regressions: list[str]):
+    from snnval.acceptance import same_semantics_pairs
+    from snnval.accuracy import accuracy_with_ci, confusion_matrix, mcnemar_exact, prediction_agreement
+    from snnval.nightly_plan import label
+
+    labels = plan.model.labels
+    not_run = [
+        {"runner": s.runner, "simulator": s.sim, "profile": s.profile, "status": s.status, "reason": s.reason}
+        for s in plan.skipped_runners
+    ]
+    preds: dict[str, np.ndarray] = {}
+    accuracy = []
+    for run in plan.accuracy:
+        res = done[run.key]
+        if isinstance(res, TaskFailure):
+            not_run.append(
+                {"runner": run.runner, "simulator": run.sim, "profile": run.profile, "status": res.status,
+                 "reason": res.reason}
+            )  # fmt: skip
+            regressions.append(f"accuracy run {run.runner} did not complete: {res.reason}")
+            continue
+        pred = np.asarray(res["predictions"])
+        preds[run.runner] = pred
+        accuracy.append(
+            {
+                "runner": run.runner,
+                "simulator": run.sim,
+                "profile": run.profile,
+                **accuracy_with_ci(pred, labels).as_accuracy_fields(),
+                "confusion": confusion_matrix(pred, labels).tolist(),
+                "realtime_factor": res["realtime_factor"],
+            }
+        )
+    agreement = []
+    names = list(preds)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            mc = mcnemar_exact(preds[a] == labels, preds[b] == labels)
+            agreement.append(
+                {"a": a, "b": b, "agreement": prediction_agreement(preds[a], preds[b]).value,
+                 "mcnemar": {"b": mc.b, "c": mc.c, "p": mc.p}}
+            )  # fmt: skip
+    for prof, ref, cand in same_semantics_pairs([r.sim for r in plan.accuracy] or None):
+        a, b = label(ref, prof), label(cand, prof)
+        if a in preds and b in preds:
+            agree = float((preds[a] == preds[b]).mean())
+            if agree < MIN_SAME_SEMANTICS_AGREEMENT:
+                regressions.append(
+                    f"{a} and {b} declare the same semantics but agree on only {agree:.1%} of predictions "
+                    f"(< {MIN_SAME_SEMANTICS_AGREEMENT:.0%})"
+                )
+    recorded = plan.model.metadata.get("held_out_predictions")
+    if isinstance(recorded, dict) and plan.accuracy:
+        first = plan.accuracy[0]
+        rec = recorded.get(f"{first.sim}:{first.profile}:float64")
+        if rec is not None and first.runner in preds:
+            got = preds[first.runner]
+            n_diff = int((np.asarray(rec)[: len(got)] != got).sum())
+            if n_diff:
+                regressions.append(
+                    f"{first.runner} predictions differ from the model's recorded predictions on "
+                    f"{n_diff} of {len(got)} held-out samples"
+                )
+    return accuracy, not_run, agreement
+
+
+def _variants(plan: NightPlan, done: dict[str, Any], regressions: list[str]) -> list[dict]:
     from snnval.accuracy import accuracy_with_ci
 
     out, faithful = [], None
-    for name, description, mistakes in plan:
-        res = done.get(("variant", mistakes))
-        if res is None or isinstance(res, Exception):
-            regressions.append(f"port variant {name} failed: {res}")
+    for name, description, run in plan.variants:
+        res = done[run.key]
+        if isinstance(res, TaskFailure):
+            regressions.append(f"port variant {name} did not complete: {res.reason}")
             continue
-        acc = accuracy_with_ci(np.asarray(res["predictions"]), labels)
+        acc = accuracy_with_ci(np.asarray(res["predictions"]), plan.model.labels)
         if name == "faithful":
             faithful = acc.value
         out.append(
             {
                 "variant": name,
                 "description": description,
-                "changes": list(mistakes),
+                "changes": list(run.mistakes or ()),
                 "accuracy": acc.value,
                 "ci95": list(acc.ci),
                 "delta_vs_faithful": 0.0,
@@ -409,42 +312,167 @@ def _variants(done, plan, labels, regressions) -> list[dict]:
     return out
 
 
-def _sample(done, index, label, neuron) -> dict | None:
-    runs = {runner: done.get(("sample", runner)) for runner, _, _ in ACCURACY_RUNNERS}
-    runs = {k: v for k, v in runs.items() if v is not None and not isinstance(v, Exception)}
+def _sample(plan: NightPlan, done: dict[str, Any]) -> dict | None:
+    runs = {s.runner: done[s.key] for s in plan.samples}
+    runs = {k: v for k, v in runs.items() if not isinstance(v, TaskFailure)}
     if not runs:
         return None
-    dt = next(iter(runs.values()))["dt_ms"]
+    model = plan.model
     return {
-        "index": index,
-        "label": label,
-        "dt_ms": dt,
-        "neuron": neuron,
+        "index": int(model.held_out_indices[0]),
+        "label": int(model.labels[0]),
+        "dt_ms": next(iter(runs.values()))["dt_ms"],
+        "neuron": int(model.sample_neuron),
         "voltage_mV": {k: v["voltage_mV"] for k, v in runs.items()},
         "raster": {k: v["raster"] for k, v in runs.items()},
     }
 
 
-def _gather_with_progress(client, futures: dict) -> dict:
-    """Wait for every future with a progress bar; a failed task's value is its exception."""
-    from dask.distributed import as_completed
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+# ---------------------------------------------------------------------------------------------- night
 
-    by_future = {f: k for k, f in futures.items()}
-    done = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        transient=False,
-    ) as bar:
-        task = bar.add_task("nightly runs", total=len(futures))
-        for fut in as_completed(list(futures.values())):
-            key = by_future[fut]
-            try:
-                done[key] = fut.result()
-            except Exception as exc:  # noqa: BLE001 - recorded as an error cell / regression
-                done[key] = RuntimeError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
-            bar.advance(task)
-    return done
+
+def run_nightly(
+    quick: bool = False,
+    out_dir: str | None = None,
+    scheduler: str | None = None,
+    model: str | None = None,
+    history_path: str | None = None,
+    timeout_s: float | None = None,
+    sims: list[str] | None = None,
+    port_ladder: bool = True,
+) -> int:
+    """Run the night, publish ``reports/<date>/`` (or ``out_dir``); return 0, or 1 on a regression.
+
+    ``history_path`` defaults to ``reports/history.jsonl`` (append-only, shared by all nights).
+    ``timeout_s`` overrides every run's size-derived timeout; ``sims`` restricts the adapters;
+    ``port_ladder=False`` leaves the port-variant ladder out.
+    """
+    from snnval import __version__
+    from snnval.golden import git_revision
+    from snnval.machine import machine_info
+    from snnval.nightly_tasks import model_input
+    from snnval.paths import REPORTS_DIR
+    from snnval.report import build_report
+    from snnval.v1_model import SHIPPED_MODEL
+
+    os.environ.setdefault("PYNEST_QUIET", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    today = _dt.date.today().isoformat()
+    out = Path(out_dir) if out_dir else REPORTS_DIR / today
+    history = Path(history_path) if history_path else REPORTS_DIR / "history.jsonl"
+    model_path = str(model or SHIPPED_MODEL)
+    validate_inputs(out, history, model_path, timeout_s, scheduler)
+    if sims is not None:
+        from snnval.adapters import get_adapter
+
+        for s in sims:
+            get_adapter(s)  # an unknown name is a SpecError naming the registered ones
+    try:
+        model_in = model_input(model_path, QUICK_SAMPLES if quick else None)
+    except OSError as exc:  # a truncated or non-HDF5 file
+        raise SpecError(model_path, "--model", f"a readable model in the snnval HDF5 format ({exc})") from None
+
+    client, cluster = _client(scheduler)
+    started = time.monotonic()
+    try:
+        plan = make_plan(model_in, sims=sims, timeout_s=timeout_s, port_ladder=port_ladder)
+        done = execute(plan, client, uuid.uuid4().hex)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+    regressions: list[str] = []
+    results = assemble(plan, done, quick, regressions)
+    results = {
+        "schema_version": 2,
+        "date": today,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(),
+        "suite_version": __version__,
+        "git_revision": git_revision(),
+        "machine": machine_info(),
+        "command": " ".join(["snnval", *sys.argv[1:]])
+        if sys.argv and sys.argv[0].endswith("snnval")
+        else "snnval nightly" + (" --quick" if quick else ""),
+        **results,
+        "regressions": regressions,
+        "wall_time_s": round(time.monotonic() - started, 1),
+        "model": {
+            "path": model_path,
+            "n_neurons": model_in.n_neurons,
+            "n_samples": int(len(model_in.labels)),
+            "seed": model_in.metadata.get("seed"),
+            "recorded_accuracy": model_in.metadata.get("accuracy"),
+            "accuracy_tier": model_in.unusable or "applicable",
+        },
+    }
+    try:
+        page = build_report(results, out, history)
+    except Exception as exc:
+        # the previous report is whole (publishing is one transaction); keep tonight's results too if we can
+        saved = _keep_unpublished(results, out)
+        if saved is not None:
+            exc.add_note(f"snnval: the night's results were not published; they are kept in {saved}")
+        raise
+    written = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    _print_summary(page, out, written)
+    return 1 if written["regressions"] else 0
+
+
+def _keep_unpublished(results: dict, out: Path) -> Path | None:
+    """Best effort: write the unpublished results beside ``out`` so a failed publish loses no night."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.unpublished-", suffix=".json", dir=out.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(results, fh, indent=1, default=str)
+        return Path(name)
+    except Exception:  # noqa: BLE001 - the disk may be full: the original error is what matters
+        return None
+
+
+def _print_summary(page: Path, out: Path, written: dict) -> None:
+    print(f"\nreport: {page}\nresults: {out / 'results.json'}")
+    for entry in written["accuracy"]:
+        lo, hi = entry["ci95"]
+        print(f"  {entry['runner']:<22} accuracy {entry['accuracy']:.1%} [{lo:.1%}, {hi:.1%}] (n={entry['n']})")
+    for entry in written["accuracy_not_run"]:
+        print(f"  {entry['runner']:<22} {entry['status']}: {entry['reason'][:100]}")
+    cells = written["scenarios"]
+    counts = {s: sum(c["status"] == s for c in cells) for s in ("pass", "fail", "not_applicable", "error")}
+    print(f"  score matrix: {counts['pass']} of {len(cells)} cells pass", {k: v for k, v in counts.items() if v})
+    for r in written["regressions"]:
+        print(f"  REGRESSION: {r}")
+
+
+# ------------------------------------------------------------------------ single runs (validation tests)
+
+
+def held_out_stimulus(model_path: str, n: int | None):
+    """(spec, readout, metadata, labels, stimulus) of the first ``n`` held-out samples of a model."""
+    from snnval.loaders.model_h5 import load_model
+    from snnval.nightly_tasks import held_out_stimulus as _stimulus
+    from snnval.nightly_tasks import model_input
+
+    model = model_input(model_path, n)
+    spec, readout, stim = _stimulus(model_path, n)
+    return spec, readout, load_model(model_path).metadata, model.labels, stim
+
+
+def accuracy_run(model_path: str, n: int | None, sim: str, semantics: str, mistakes: tuple[str, ...] = ()) -> dict:
+    """One accuracy run as the nightly does it (isolated, timed out); ``semantics="faithful"``: a port variant.
+
+    Raises AdapterFailure (or NotApplicable) instead of returning the nightly's error entry.
+    """
+    from snnval.errors import AdapterFailure, NotApplicable
+    from snnval.nightly_plan import AccuracyRun, default_timeout_s, label
+    from snnval.nightly_tasks import accuracy_task, model_input
+
+    model = model_input(model_path, n)
+    budget = default_timeout_s(model.n_neurons, model.n_steps, len(model.labels))
+    variant = tuple(mistakes) if semantics == "faithful" else None
+    out = accuracy_task(model_path, n, AccuracyRun(label(sim, semantics), sim, semantics, budget, mistakes=variant))
+    if isinstance(out, TaskFailure):
+        raise (NotApplicable if out.status == "not_applicable" else AdapterFailure)(out.reason)
+    return out

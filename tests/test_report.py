@@ -1,6 +1,6 @@
 """Nightly report builder: files, schema validation, append-only history, regression detection.
 
-All inputs here come from ``snnval.report.synthetic_results``: SYNTHETIC TEST INPUT for the renderer,
+All inputs here come from ``validation.synthetic_results``: SYNTHETIC TEST INPUT for the renderer,
 made up with a seeded RNG and marked ``"synthetic": true``. None of it is simulator output.
 """
 
@@ -22,9 +22,9 @@ from snnval.report import (
     detect_regressions,
     history_record,
     load_history,
-    synthetic_results,
     validate_results,
 )
+from validation.synthetic_results import synthetic_results
 
 KEY_IDS = ("score-matrix", "accuracy", "port-variants", "confusion", "sample", "trends", "regressions")
 
@@ -213,7 +213,7 @@ def _set(path: list, value):
         (_drop(["port_variants", 0, "changes"]), "port_variants[0].changes", "missing"),
         (_drop(["sample", "raster"]), "sample.raster", "missing"),
         (_drop(["regressions"]), "regressions", "missing"),
-        (_set(["schema_version"], 2), "schema_version", "reads version 1 only"),
+        (_set(["schema_version"], 1), "schema_version", "reads version 2 only"),
         (_drop(["schema_version"]), "schema_version", "missing"),
         (_set(["date"], "23.11.2026"), "date", "YYYY-MM-DD"),
         (_set(["scenarios", 2, "status"], "passed"), "scenarios[2].status", '"not_applicable"'),
@@ -243,7 +243,7 @@ def test_duplicate_cell_is_rejected(results: dict) -> None:
 
 
 def test_optional_sections_may_be_empty(results: dict, tmp_path: Path) -> None:
-    results.update(accuracy=[], port_variants=[], sample=None)
+    results.update(accuracy=[], agreement=[], accuracy_not_run=[], port_variants=[], sample=None)
     results["scenarios"][0]["figures"] = None
     page = _parse(build_report(results, tmp_path / "out", tmp_path / "h.jsonl"))
     assert set(KEY_IDS) <= page.ids
@@ -287,7 +287,7 @@ def test_detect_regressions_pass_to_fail(results: dict) -> None:
 
 def test_detect_regressions_pass_to_not_applicable_and_lost_cell(results: dict) -> None:
     previous = copy.deepcopy(results)
-    results["scenarios"][0]["status"] = "not_applicable"
+    results["scenarios"][0].update(status="not_applicable", reason="adapter no longer declares the knob")
     lost = results["scenarios"].pop(4)  # a passing cell no longer run at all
     found = detect_regressions(results, previous)
     assert len(found) == 2
@@ -329,7 +329,7 @@ def test_build_report_finds_regressions_against_previous_night(tmp_path: Path) -
     hist = tmp_path / "history.jsonl"
     build_report(synthetic_results(date="2026-11-22"), tmp_path / "2026-11-22", hist)
     tonight = synthetic_results(date="2026-11-23")
-    tonight["scenarios"][0]["status"] = "fail"
+    tonight["scenarios"][0].update(status="fail", reason="first divergence: step 3")
     out = tmp_path / "2026-11-23"
     build_report(tonight, out, hist)
 
@@ -360,7 +360,95 @@ def test_other_tier_is_not_used_for_trends_or_regressions(tmp_path: Path) -> Non
     quick["quick"] = True
     build_report(quick, tmp_path / "q", hist)
     tonight = synthetic_results(date="2026-11-23")
-    tonight["scenarios"][0]["status"] = "fail"
+    tonight["scenarios"][0].update(status="fail", reason="first divergence: step 3")
     build_report(tonight, tmp_path / "n", hist)
     assert json.loads((tmp_path / "n" / "results.json").read_text())["regressions"] == []
     assert not (tmp_path / "n" / "img" / "trends.png").exists()
+
+
+# ------------------------------------------------------------------------------------ one transaction
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_failed_write_leaves_the_previous_report_whole(
+    results: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while index.html is written: the previous page, its results and figures stay as they were,
+    and no history line is added for a report that does not exist."""
+    import errno
+    import os
+
+    out, hist = tmp_path / "out", tmp_path / "h.jsonl"
+    build_report(synthetic_results(date="2026-11-22", seed=3), out, hist)
+    before, history_before = _snapshot(out), hist.read_text()
+
+    real_fsync = os.fsync
+
+    def full_disk_at_index(fd: int) -> None:
+        # fault injection at the OS boundary (not a mock of the report): every write path fsyncs its file
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("index.html") or ".index.html." in os.readlink(
+            f"/proc/self/fd/{fd}"
+        ):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_disk_at_index)
+    with pytest.raises(OSError, match="No space left"):
+        build_report(results, out, hist)
+    monkeypatch.undo()
+    assert _snapshot(out) == before
+    assert hist.read_text() == history_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.jsonl", "out"]  # no staging left behind
+
+
+def test_results_json_and_page_are_published_together(results: dict, tmp_path: Path) -> None:
+    out, hist = tmp_path / "out", tmp_path / "h.jsonl"
+    build_report(synthetic_results(date="2026-11-22", seed=3), out, hist)
+    stale = out / "img" / "stale.png"
+    stale.write_bytes(b"left over from an older report")
+    build_report(results, out, hist)
+    data = json.loads((out / "results.json").read_text())
+    assert data["date"] == "2026-11-23" and "2026-11-23" in (out / "index.html").read_text()
+    assert not stale.exists()  # the directory is replaced whole, not overwritten file by file
+    assert len(hist.read_text().splitlines()) == 2
+
+
+def test_out_naming_a_file_or_foreign_directory_is_refused(results: dict, tmp_path: Path) -> None:
+    from snnval.errors import SpecError
+
+    target = tmp_path / "page.html"
+    target.write_text("x")
+    with pytest.raises(SpecError, match="a directory, got an existing file"):
+        build_report(results, target, tmp_path / "h.jsonl")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("keep")
+    with pytest.raises(SpecError, match="earlier snnval report"):
+        build_report(results, tmp_path / "data", tmp_path / "h.jsonl")
+    assert (tmp_path / "data" / "notes.txt").read_text() == "keep" and not (tmp_path / "h.jsonl").exists()
+
+
+def test_typed_results_round_trip(results: dict) -> None:
+    from snnval.report import NightResults
+
+    night = NightResults.from_json(results)
+    assert night.scenarios[1].figures.first_divergence.variable == "V_m"
+    assert night.agreement[0].mcnemar.p == results["agreement"][0]["mcnemar"]["p"]
+    assert night.to_json() == results
+
+
+def test_agreement_pairs_must_name_computed_runners(results: dict) -> None:
+    results["agreement"][0]["a"] = "ghost runner"
+    with pytest.raises(ResultsSchemaError, match="a runner of accuracy") as info:
+        validate_results(results)
+    assert info.value.field == "agreement[0].a"
+
+
+def test_a_cell_that_does_not_pass_must_say_why(results: dict) -> None:
+    i = next(i for i, c in enumerate(results["scenarios"]) if c["status"] == "error")
+    results["scenarios"][i]["reason"] = " "
+    with pytest.raises(ResultsSchemaError, match="non-empty reason") as info:
+        validate_results(results)
+    assert info.value.field == f"scenarios[{i}].reason"

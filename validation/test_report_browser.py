@@ -1,7 +1,7 @@
 """The nightly report in a real browser: headless Chromium loads index.html, every image decodes, the score
 matrix and accuracy figures are in the DOM, and the page renders to a non-blank screenshot.
 
-Input is ``snnval.report.synthetic_results``: SYNTHETIC TEST INPUT for the renderer, not simulator output.
+Input is ``validation.synthetic_results``: SYNTHETIC TEST INPUT for the renderer, not simulator output.
 
 Needs Chromium (Debian: ``apt-get install -y chromium``); skipped with that hint when no browser is found.
 The page marks ``<body data-images-ok="true|false">`` from a small inline script after the load event; the
@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snnval.report import build_report, synthetic_results
+from snnval.report import build_report
+from validation.synthetic_results import synthetic_results
 
 pytestmark = pytest.mark.browser
 
