@@ -136,6 +136,9 @@ class NestGlifAdapter(Adapter):
             "delay_rounding": KNOB_VALUES["delay_rounding"],
             "initial_v": KNOB_VALUES["initial_v"],
             "delay_offset_steps": ("any",),
+            # every NEST model here (glif_psc, iaf_psc_exp/alpha, iaf_cond_exp) adds an arriving spike
+            # to its synaptic state after V's update of the arrival step
+            "input_timing": ("end_of_arrival_step",),
         }
 
     # --- checks that need no NEST kernel -------------------------------------------------------

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
-from snnval.semantics import KNOB_VALUES, Semantics, delay_steps, refractory_steps
+from snnval.errors import NotApplicable
+from snnval.semantics import ALL_KNOB_VALUES, KNOB_VALUES, Semantics, delay_steps, refractory_steps
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
 
@@ -331,27 +332,42 @@ class TFReferenceAdapter(Adapter):
     name = "tf"
     package = "tensorflow-cpu"
     description = "TensorFlow GLIF3 reference (Billeh V1 training-code step; runs every semantics profile)"
-    profiles = ("tf-billeh", "nest-glif-psc")
 
     def _import(self) -> None:
         import tensorflow  # noqa: F401
 
+    profiles = ("tf-billeh", "nest-glif-psc", "snn-discrete")
+
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            models=("glif3",),
+            models=("glif3", "lif_discrete"),
             max_receptors=16,
             recordables=("V_m", "ASC", "I_syn"),
-            knobs={**KNOB_VALUES, "delay_offset_steps": ("any",)},
+            knobs={**ALL_KNOB_VALUES, "delay_offset_steps": ("any",)},
             dtypes=("float64", "float32"),
             event_amplitudes="real",
+            # the GLIF3 step implements the section-4 resets and end-of-step arrivals only; the
+            # discrete LIF (tf_discrete_lif.py) implements every reset and both input timings
+            model_knobs={"glif3": {"reset": KNOB_VALUES["reset"], "input_timing": ("end_of_arrival_step",)}},
         )
+
+    def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
+        super().check(spec, stimulus, config)
+        models = {spec.cells.models[t] for t in np.unique(spec.node_type)}
+        if len(models) > 1:
+            raise NotApplicable(f"the TF reference runs one model family per network, got {sorted(models)}")
+        if models == {"lif_discrete"} and set(config.record) - {"V_m"}:
+            raise NotApplicable(f"lif_discrete has no {sorted(set(config.record) - {'V_m'})} (recordable: V_m)")
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
         import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")  # one trace per batch shape is expected: each run builds its own network
         t0 = time.perf_counter()
-        net = TFGlif3Network(spec, stimulus.dt_ms, config.semantics, config.dtype)
+        network_class = TFGlif3Network
+        if spec.cells.models[int(spec.node_type[0])] == "lif_discrete":
+            from snnval.adapters.tf_discrete_lif import TFDiscreteLIFNetwork as network_class
+        net = network_class(spec, stimulus.dt_ms, config.semantics, config.dtype)
         np_dtype = np.float64 if config.dtype == "float64" else np.float32
         rec_ids = config.recorded_ids(spec)
         run = tf.function(lambda x_, c_: net.simulate(x_, c_, rec_ids, config.record))
