@@ -331,7 +331,9 @@ class TFGlif3Network:
 class TFReferenceAdapter(Adapter):
     name = "tf"
     package = "tensorflow-cpu"
-    description = "TensorFlow GLIF3 reference (Billeh V1 training-code step; runs every semantics profile)"
+    description = (
+        "TensorFlow reference: GLIF3 (Billeh V1 training-code step; every GLIF3 profile) and the discrete-time LIF rule"
+    )
 
     def _import(self) -> None:
         import tensorflow  # noqa: F401

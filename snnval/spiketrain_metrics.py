@@ -478,7 +478,9 @@ def oscillation_frequency(
     f_min_Hz, f_max_Hz : float
         Band searched for the peak.
     segment_ms : float
-        Welch segment length in ms (clipped to the signal length).
+        Welch segment length in ms (clipped to the signal length). A rhythm needs a few cycles per
+        segment to be located: with 100 ms, frequencies from ~25 Hz (theta/beta/gamma) are found
+        within 2 Hz, slower ones are biased towards the low-frequency edge.
     nfft : int
         FFT length per segment (>= segment length in bins).
     """
