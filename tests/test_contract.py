@@ -144,3 +144,18 @@ def test_entry_point_adapter_runs_the_real_simulator():
     assert a.n_spikes >= 10 and a.provenance["simulator"] == "nest-entrypoint"
     np.testing.assert_array_equal(a.spike_step, b.spike_step)
     np.testing.assert_array_equal(a.state["V_m"], b.state["V_m"])
+
+
+def test_model_knobs_narrow_a_knob_for_one_model():
+    """A value declared in ``knobs`` but narrowed away for a model in the spec is not applicable."""
+    spec, stim = _spec_and_stimulus()  # glif3 cells
+    wide = {**NEST_KNOBS, "input_timing": ("end_of_arrival_step", "in_arrival_step")}
+    sem = profile("nest-glif-psc").with_knobs(input_timing="in_arrival_step")
+    Capabilities(knobs=wide).check(spec, RunConfig(semantics=sem), stim)
+    narrowed = Capabilities(knobs=wide, model_knobs={"glif3": {"input_timing": ("end_of_arrival_step",)}})
+    with pytest.raises(NotApplicable, match="input_timing='in_arrival_step' is not supported for glif3"):
+        narrowed.check(spec, RunConfig(semantics=sem), stim)
+    narrowed.check(spec, RunConfig(semantics=profile("nest-glif-psc")), stim)
+    # a narrowing for a model the spec does not use changes nothing
+    other = Capabilities(knobs=wide, model_knobs={"iaf_psc_exp": {"input_timing": ("end_of_arrival_step",)}})
+    other.check(spec, RunConfig(semantics=sem), stim)
