@@ -904,7 +904,9 @@ def _oscillation_per_trial(trial, step, n_trials, start, stop, dt, bin_ms) -> np
     counts = np.zeros((n_trials, n_bins))
     np.add.at(counts, (trial[keep], b[keep]), 1.0)
     width = bin_steps * dt
-    f_max = min(200.0, 500.0 / width)
+    f_max = min(200.0, 500.0 / width)  # at most the Nyquist frequency of the binned rate
+    if f_max <= 5.0:  # bins too coarse to see any rhythm above the 5 Hz floor
+        return np.full(n_trials, np.nan)
     return np.array([oscillation_frequency(c, width, f_max_Hz=f_max) for c in counts])
 
 
