@@ -6,6 +6,11 @@ Each knob is one documented difference between the TensorFlow reference
 The TF reference adapter implements every value of every knob; other adapters
 declare which values they support.
 
+The LIF family adds ``LIF_KNOB_VALUES`` (kept apart from that table): the resets
+``hard_next_step`` and ``subtract_same_step`` and the knob ``input_timing``, which
+the discrete-time LIF rule of deep-learning SNN libraries needs (profile
+``snn-discrete``; the TF reference runs it as model ``lif_discrete``).
+
 Step conventions shared by every adapter (integer time, see DESIGN.md):
 
 * step ``k`` covers ``(k*dt, (k+1)*dt]``; a recorded state at step ``k`` is
