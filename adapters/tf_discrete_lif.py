@@ -1,4 +1,4 @@
-"""The discrete-time LIF rule of deep-learning SNN libraries, in the TF reference (model ``lif_discrete``).
+"""Discrete-time LIF rules with delta synapses in the TF reference: ``lif_discrete`` and ``iaf_psc_delta``.
 
 One step t (all in mV relative to E_L, the state u = V - E_L)::
 
@@ -16,12 +16,19 @@ leak conductance g). ``reset`` and ``input_timing`` are semantics knobs (:mod:`s
 * ``subtract_next_step``: u[t] = beta u[t-1] + in[t] - s[t-1] (V_th - V_reset) (snnTorch "subtract");
 * ``hard_same_step``: u = u_reset in the spike step itself (the recorded V is V_reset);
 * ``subtract_same_step``: u -= V_th - V_reset in the spike step itself;
-* ``input_timing="in_arrival_step"``: in[t] holds the spikes arriving in step t (and the current in
-  force from step t); ``"end_of_arrival_step"``: those of step t - 1.
+* ``input_timing="in_arrival_step"``: in[t] holds the input spikes arriving in step t;
+  ``"end_of_arrival_step"``: those of step t - 1. An injected current follows the suite's convention
+  for every model (a change at step s first acts in step s + 2, :class:`snnval.stimulus.CurrentSteps`).
 
-There is no refractory period, no ASC and no PSC, so the knobs ``refractory``, ``asc`` and
-``psc_to_v`` have nothing to act on; ``initial_v`` chooses u[-1] = V_reset - E_L or 0, and delays are
-rounded by ``delay_rounding`` as for every model.
+``lif_discrete`` has no refractory period, no ASC and no PSC, so the knobs ``refractory``, ``asc``
+and ``psc_to_v`` have nothing to act on; ``initial_v`` chooses u[-1] = V_reset - E_L or 0, and delays
+are rounded by ``delay_rounding`` as for every model.
+
+``iaf_psc_delta`` is NEST's LIF with delta synapses (``models/iaf_psc_delta.cpp``), the same rule with
+beta = exp(-dt / tau_m) and the exact current propagator P30 = (1 - beta) / g, a hard reset in the
+spike step and V held at V_reset for ceil(t_ref / dt) steps during which arriving spikes are dropped
+(NEST's default ``refractory_input=False``). NEST tests ``V >= V_th``, this code ``V > V_th`` (as
+every TF rule here); the two differ only when V lands on the threshold exactly.
 """
 
 from __future__ import annotations
@@ -30,17 +37,20 @@ import numpy as np
 
 from snnval.adapters.tf_reference import TFGlif3Network
 from snnval.errors import SpecError
+from snnval.semantics import refractory_steps
 from snnval.spec import NetworkSpec
 
 MODEL = "lif_discrete"
+#: the models this module runs
+DELTA_MODELS = ("lif_discrete", "iaf_psc_delta")
 
 
-def discrete_beta(spec: NetworkSpec) -> np.ndarray:
-    """Per-neuron decay factor beta from the node types' ``native_params``; SpecError if missing or bad."""
+def discrete_beta(spec: NetworkSpec, dt_ms: float) -> np.ndarray:
+    """Per-neuron decay factor: ``native_params["beta"]`` (lif_discrete) or exp(-dt / tau_m) (iaf_psc_delta)."""
     betas = []
     for t, params in enumerate(spec.cells.native_params):
         if spec.cells.models[t] != MODEL:
-            betas.append(np.nan)
+            betas.append(float(np.exp(-dt_ms / spec.cells.tau_m_ms[t])))
             continue
         beta = params.get("beta") if isinstance(params, dict) else None
         if not isinstance(beta, (int, float)) or not 0.0 < float(beta) < 1.0:
@@ -54,15 +64,17 @@ def discrete_beta(spec: NetworkSpec) -> np.ndarray:
 
 
 class TFDiscreteLIFNetwork(TFGlif3Network):
-    """A network of ``lif_discrete`` neurons; weights and delays as in :class:`TFGlif3Network`.
+    """A network of ``lif_discrete`` / ``iaf_psc_delta`` neurons; weights and delays as in :class:`TFGlif3Network`.
 
     The parent keeps u normalised by vsc = V_th - E_L (threshold 1) and weights divided by vsc.
     """
 
     def __init__(self, spec: NetworkSpec, dt_ms: float, semantics, dtype: str = "float64"):
         super().__init__(spec, dt_ms, semantics, dtype)
-        self.beta = discrete_beta(spec)
+        self.beta = discrete_beta(spec, self.dt)
         self.g = spec.per_neuron("g_nS")
+        is_delta_iaf = np.asarray(spec.cells.models, dtype=object)[spec.node_type] == "iaf_psc_delta"
+        self.n_ref = np.where(is_delta_iaf, refractory_steps(spec.per_neuron("t_ref_ms"), self.dt), 0).astype(float)
 
     def _unroll(self, drive, current, rec_ids, record, train):
         tf, c, sem = self.tf, self.c, self.sem
@@ -76,28 +88,33 @@ class TFDiscreteLIFNetwork(TFGlif3Network):
         rec_w = tf.sparse.SparseTensor(self.rec_indices, self.rec_weights, self.rec_shape)
         u0 = u_reset if sem.initial_v == "v_reset" else tf.zeros(N, self.dtype)
         zeros = tf.zeros((B, N), self.dtype)
-        # (spike buffer z[t-1..t-D], u, input of the previous step (delta jumps + current drive))
-        state0 = (tf.zeros((B, N * D), self.dtype), tf.tile(u0[None], (B, 1)), zeros)
+        n_ref = self._c(self.n_ref)
+        # (spike buffer z[t-1..t-D], u, jumps that arrived in the previous step, current in force
+        # (normalised pA), refractory steps left)
+        state0 = (tf.zeros((B, N * D), self.dtype), tf.tile(u0[None], (B, 1)), zeros, zeros, zeros)
         same_step_input = sem.input_timing == "in_arrival_step"
 
         def step(state, t):
-            z_buf, u, pending = state
+            z_buf, u, pending, i_e, r = state
             z_prev = z_buf[:, :N]
             rec = tf.sparse.sparse_dense_matmul(rec_w, z_buf, adjoint_b=True)  # (N*R, B): arrivals in step t
-            jumps = tf.reduce_sum(tf.reshape(tf.transpose(rec), (B, N, R)) + drive[:, t], axis=-1)
-            arriving = jumps + current_gain * current[:, t]
-            inp = arriving if same_step_input else pending
+            arriving = tf.reduce_sum(tf.reshape(tf.transpose(rec), (B, N, R)) + drive[:, t], axis=-1)
+            jumps = arriving if same_step_input else pending
             u_start = tf.where(z_prev > 0.5, u_reset, u) if sem.reset == "hard_next_step" else u
-            u_new = beta * u_start + inp
+            u_new = beta * u_start + current_gain * i_e + jumps
             if sem.reset == "subtract_next_step":
                 u_new -= z_prev * sub
-            z = self._spike(u_new - 1.0, train)
+            refractory = r > 0.5  # V held, arriving spikes dropped (iaf_psc_delta; never for lif_discrete)
+            u_new = tf.where(refractory, u, u_new)
+            r_new = tf.where(refractory, r - 1.0, r)
+            z = self._spike(u_new - 1.0, train) * tf.cast(tf.logical_not(refractory), self.dtype)
             if sem.reset == "hard_same_step":
                 u_new = tf.where(z > 0.5, tf.broadcast_to(u_reset, u_new.shape), u_new)
             elif sem.reset == "subtract_same_step":
                 u_new -= z * sub
+            r_new = tf.where(z > 0.5, tf.broadcast_to(n_ref, r_new.shape), r_new)
             new_buf = tf.concat([z, z_buf[:, : N * (D - 1)]], axis=1)
-            return (new_buf, u_new, arriving), z, u_new
+            return (new_buf, u_new, arriving, current[:, t], r_new), z, u_new
 
         z_ta = tf.TensorArray(self.dtype, size=T)
         v_ta = tf.TensorArray(self.dtype, size=T)

@@ -342,7 +342,7 @@ class TFReferenceAdapter(Adapter):
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            models=("glif3", "lif_discrete"),
+            models=("glif3", "lif_discrete", "iaf_psc_delta"),
             max_receptors=16,
             recordables=("V_m", "ASC", "I_syn"),
             knobs={**ALL_KNOB_VALUES, "delay_offset_steps": ("any",)},
@@ -350,16 +350,22 @@ class TFReferenceAdapter(Adapter):
             event_amplitudes="real",
             # the GLIF3 step implements the section-4 resets and end-of-step arrivals only; the
             # discrete LIF (tf_discrete_lif.py) implements every reset and both input timings
-            model_knobs={"glif3": {"reset": KNOB_VALUES["reset"], "input_timing": ("end_of_arrival_step",)}},
+            # (iaf_psc_delta: NEST's hard reset with V held for t_ref only)
+            model_knobs={
+                "glif3": {"reset": KNOB_VALUES["reset"], "input_timing": ("end_of_arrival_step",)},
+                "iaf_psc_delta": {"reset": ("hard_same_step",), "refractory": ("clamp",)},
+            },
         )
 
     def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
         super().check(spec, stimulus, config)
+        from snnval.adapters.tf_discrete_lif import DELTA_MODELS
+
         models = {spec.cells.models[t] for t in np.unique(spec.node_type)}
-        if len(models) > 1:
+        if models != {"glif3"} and not models <= set(DELTA_MODELS):
             raise NotApplicable(f"the TF reference runs one model family per network, got {sorted(models)}")
-        if models == {"lif_discrete"} and set(config.record) - {"V_m"}:
-            raise NotApplicable(f"lif_discrete has no {sorted(set(config.record) - {'V_m'})} (recordable: V_m)")
+        if models <= set(DELTA_MODELS) and set(config.record) - {"V_m"}:
+            raise NotApplicable(f"{sorted(models)} have no {sorted(set(config.record) - {'V_m'})} (recordable: V_m)")
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
         import tensorflow as tf
@@ -367,7 +373,7 @@ class TFReferenceAdapter(Adapter):
         tf.get_logger().setLevel("ERROR")  # one trace per batch shape is expected: each run builds its own network
         t0 = time.perf_counter()
         network_class = TFGlif3Network
-        if spec.cells.models[int(spec.node_type[0])] == "lif_discrete":
+        if spec.cells.models[int(spec.node_type[0])] != "glif3":
             from snnval.adapters.tf_discrete_lif import TFDiscreteLIFNetwork as network_class
         net = network_class(spec, stimulus.dt_ms, config.semantics, config.dtype)
         np_dtype = np.float64 if config.dtype == "float64" else np.float32

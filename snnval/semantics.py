@@ -64,7 +64,8 @@ LIF_KNOB_VALUES: dict[str, tuple] = {
     # "subtract_same_step": V -= (V_th - V_reset) in the spike step (Brian2 "v -= theta", soft reset).
     # (The subtractive discrete rule u[t] = beta u[t-1] + input[t] - s[t-1] theta is "subtract_next_step".)
     "reset": ("hard_next_step", "subtract_same_step"),
-    # When an input event arriving in step a (emitted in step s with delay d: a = s + d) acts:
+    # When an input spike arriving in step a (emitted in step s with delay d: a = s + d) acts (injected
+    # currents keep the convention of snnval.stimulus.CurrentSteps for every value):
     # "end_of_arrival_step": it enters the synaptic state at the end of step a, so V first feels it in
     #     step a + 1 or later (GLIF3 and NEST iaf_*; default of every GLIF3 profile);
     # "in_arrival_step": it adds to V in step a itself, before step a's threshold test (the discrete
