@@ -338,7 +338,7 @@ class TFReferenceAdapter(Adapter):
     def _import(self) -> None:
         import tensorflow  # noqa: F401
 
-    profiles = ("tf-billeh", "nest-glif-psc", "snn-discrete")
+    profiles = ("tf-billeh", "nest-glif-psc", "snn-discrete", "nest-psc-delta")
 
     def capabilities(self) -> Capabilities:
         return Capabilities(

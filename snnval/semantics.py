@@ -152,6 +152,19 @@ PROFILES: dict[str, Semantics] = {
         initial_v="e_l",
         name="nest-glif-psc",
     ),
+    # NEST's delta-synapse LIF (iaf_psc_delta): hard reset in the spike step, V held for t_ref, and an
+    # arriving spike added to V in its arrival step; the TF reference runs the same rule (model
+    # iaf_psc_delta), so the two are a same-semantics pair. The GLIF3 knobs keep NEST's values.
+    "nest-psc-delta": Semantics(
+        reset="hard_same_step",
+        refractory="clamp",
+        asc="nest_exact",
+        psc_to_v="exact_alpha",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        input_timing="in_arrival_step",
+        name="nest-psc-delta",
+    ),
     # The discrete-time LIF rule of deep-learning SNN libraries (snnTorch ``Leaky`` with
     # reset_mechanism="zero", Norse/SpikingJelly discrete LIF): u[t] = beta u[t-1] (1 - s[t-1]) +
     # sum_j w_j s_j[t]. Only models that define a discrete rule (``lif_discrete``) run it; the GLIF3

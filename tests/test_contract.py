@@ -124,7 +124,8 @@ def test_grids_derive_from_the_registry():
     # every adapter that declares a profile appears, in registry order, and nothing else
     assert {sim for sim, _ in runs} == {n for n in adapter_names() if get_adapter(n).profiles}
     assert ("nest-glif-psc", "tf", "nest") in same_semantics_pairs()
-    assert golden_runs(["nest"]) == [("nest", "nest-glif-psc")]
+    assert golden_runs(["nest"]) == [("nest", "nest-glif-psc"), ("nest", "nest-psc-delta")]
+    assert ("nest-psc-delta", "tf", "nest") in same_semantics_pairs()
 
 
 def test_entry_point_adapter_runs_the_real_simulator():

@@ -50,7 +50,8 @@ def lif_cells(model: str, records: list[dict], names: list[str]) -> GLIF3Cells:
         t_ref_ms=col("t_ref"),
         asc_decay_per_ms=np.ones((n, 2)),
         asc_amps_pA=np.zeros((n, 2)),
-        tau_syn_ms=np.stack([col("tau_syn_ex"), col("tau_syn_in")], axis=1),
+        # delta-synapse models have no tau_syn: 1 ms placeholders
+        tau_syn_ms=np.array([[float(r.get("tau_syn_ex", 1.0)), float(r.get("tau_syn_in", 1.0))] for r in records]),
         names=tuple(names),
         models=(model,) * n,
         native_params=tuple(dict(r) for r in records),

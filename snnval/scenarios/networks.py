@@ -3,6 +3,9 @@
 * ``ei_cuba``: current-based Vogels-Abbott network (Brette et al. 2007, benchmark 2) on NEST iaf_psc_exp.
 * ``ei_coba``: conductance-based Vogels-Abbott network (Vogels & Abbott 2005, J. Neurosci. 25:10786;
   Brette et al. 2007, J. Comput. Neurosci. 23:349, benchmark 1) on iaf_cond_exp.
+* ``delta_network``: an inhibition-dominated E/I network of delta-synapse LIFs (Brunel 2000,
+  J. Comput. Neurosci. 8:183) on NEST iaf_psc_delta, the continuous-time relative of the discrete
+  rule: TF and NEST share its semantics (profile ``nest-psc-delta``) and must agree spike for spike.
 * ``ping``: pyramidal-interneuron gamma network (Börgers & Kopell 2003; Whittington et al. 2000):
   driven E cells excite fast-inhibiting I cells, whose volleys pace E at gamma frequency.
 
@@ -129,11 +132,16 @@ def poisson_drive(
 
 N_EXC, N_INH = 640, 160
 P_VA = 0.02 * 4000 / (N_EXC + N_INH)  # keeps the benchmark's in-degree of 80
-SEEDS = {"ei_cuba": 61001, "ei_coba": 61002, "ping": 61003}
+SEEDS = {"ei_cuba": 61001, "ei_coba": 61002, "ping": 61003, "delta_network": 61004}
 
 #: drive rate (Hz) of each neuron's Poisson source, to E and to I: measured on NEST 3.10 to give
 #: E/I rates of ~14/15 Hz (CUBA), ~16/24 Hz (COBA) and a ~40 Hz gamma rhythm (PING)
-DRIVE_HZ = {"ei_cuba": (2500.0, 2500.0), "ei_coba": (1000.0, 1000.0), "ping": (4000.0, 0.0)}
+DRIVE_HZ = {
+    "ei_cuba": (2500.0, 2500.0),
+    "ei_coba": (1000.0, 1000.0),
+    "ping": (4000.0, 0.0),
+    "delta_network": (2400.0, 2400.0),
+}
 
 
 def _cuba_spec() -> NetworkSpec:
@@ -201,6 +209,30 @@ def _ping_spec() -> NetworkSpec:
     )
 
 
+#: Brunel-style delta LIF (NEST iaf_psc_delta names): theta = 20 mV above rest, tau_m 20 ms, t_ref 2 ms
+DELTA_CELL = {"C_m": 250.0, "tau_m": 20.0, "E_L": -70.0, "V_th": -50.0, "V_reset": -60.0, "t_ref": 2.0, "I_e": 0.0}
+N_DELTA_E, N_DELTA_I = 400, 100
+#: J = 0.5 mV, g = 5 (inhibition dominated), p = 0.1; the drive J_ext = 0.5 mV at 2400 Hz is 1.2x the
+#: rate that holds the mean membrane potential at threshold (theta / (J tau_m) = 2000 Hz)
+DELTA_J_MV, DELTA_G = 0.5, 5.0
+
+
+def _delta_spec() -> NetworkSpec:
+    j = DELTA_J_MV
+    return ei_spec(
+        "delta_network",
+        "iaf_psc_delta",
+        (DELTA_CELL, DELTA_CELL),
+        N_DELTA_E,
+        N_DELTA_I,
+        np.full((2, 2), 0.1),
+        np.array([[j, j], [-DELTA_G * j, -DELTA_G * j]]),
+        1.5,  # 1.5 steps at dt 1: rounded half up to 2 by the nest_half_up rule of both sides
+        (j, j),
+        SEEDS["delta_network"],
+    )
+
+
 def _stimulus(name: str):
     def build(spec: NetworkSpec, dt_ms: float, seed: int = SEEDS[name] + 1, duration_ms: float = TRIAL_MS):
         return poisson_drive(spec, dt_ms, seed, DRIVE_HZ[name], duration_ms)
@@ -209,6 +241,16 @@ def _stimulus(name: str):
 
 
 NETWORK_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "delta_network",
+        f"E/I network of delta-synapse LIFs (iaf_psc_delta, Brunel-style, J {DELTA_J_MV:g} mV, g {DELTA_G:g}), "
+        f"{N_DELTA_E} E + {N_DELTA_I} I, Poisson drive, 200 ms",
+        _delta_spec,
+        _stimulus("delta_network"),
+        dts_ms=(1.0, 0.1),
+        min_spikes=500,
+        golden_neurons=tuple(range(0, 8)) + tuple(range(N_DELTA_E, N_DELTA_E + 4)),
+    ),
     Scenario(
         "ei_cuba",
         f"current-based Vogels-Abbott E/I network (iaf_psc_exp), {N_EXC} E + {N_INH} I, p {P_VA:g}, "
