@@ -19,6 +19,8 @@ here an independent Poisson source per neuron (drawn by the suite from the stimu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from snnval.scenarios.base import Scenario, steps
@@ -73,7 +75,8 @@ def ei_spec(
     """A two-population network with Bernoulli connections, autapses excluded.
 
     ``p_conn[a, b]`` and ``weight[a, b]`` are from population a to population b (0 = E, 1 = I), in the
-    model's NEST weight unit (pA for iaf_psc_*, nS for iaf_cond_exp; inhibitory weights negative).
+    model's NEST weight unit (pA for iaf_psc_exp, mV for iaf_psc_delta, nS for iaf_cond_exp; inhibitory
+    weights negative).
     Every neuron gets one external Poisson source (source i -> neuron i) of weight ``w_ext[pop]``.
     """
     rng = np.random.default_rng(seed)
@@ -84,7 +87,7 @@ def ei_spec(
     keep = pre != post
     pre, post = pre[keep], post[keep]
     cells = lif_cells(model, [params[0], params[1]], ["exc", "inh"])
-    cells = type(cells)(**{**cells.__dict__, "native_params": tuple(to_nest(q) for q in params)})
+    cells = replace(cells, native_params=tuple(to_nest(q) for q in params))
     inputs = Synapses(
         pre=np.arange(n),
         post=np.arange(n),
