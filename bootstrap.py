@@ -3,14 +3,22 @@
 
     python3 bootstrap.py nightly   # the nightly report on the shipped model and scenarios (quick mode)
     python3 bootstrap.py test      # the test suite (quick tier), as CI runs it
+    python3 bootstrap.py setup     # only build the environment
+    python3 bootstrap.py smoke     # set-up + a smoke run: snnval list, one compare, the golden check
+    python3 bootstrap.py pythons   # the supported Pythons found here, newest first
 
-Needs only Python 3.11 (found as python3.11 or python3). Installs the pinned dependencies
-(pyproject.toml + constraints.txt), and, for the browser test, Debian's chromium when run as
-root with apt-get available. Extra arguments are passed on to `snnval nightly` or `pytest`.
+Options before the command: ``--python X`` (a version such as 3.12, or an interpreter path; also the
+environment variable SNNVAL_PYTHON) and ``--venv DIR`` (default .venv). Without them the newest
+supported CPython found on this machine is used (3.13, 3.12, 3.11; found on PATH or in pyenv's
+versions), and the script says which. It installs the pinned dependencies (pyproject.toml and the
+lock of that Python, locks/py3.X.txt), warms the simulators' compile caches, and, for the browser
+test, Debian's chromium when run as root with apt-get available. Other arguments go to
+`snnval nightly` or `pytest`.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -18,25 +26,64 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
-BIN = VENV / "bin"
+SUPPORTED = ((3, 13), (3, 12), (3, 11))
+LOCKS = ROOT / "locks"
 
 
-def _python311() -> str:
-    for name in ("python3.11", "python3"):
-        exe = shutil.which(name)
-        if (
-            exe
-            and subprocess.run(
-                [exe, "-c", "import sys; assert sys.version_info[:2] == (3, 11)"], capture_output=True
-            ).returncode
-            == 0
-        ):
-            return exe
-    sys.exit(
-        "snnval needs Python 3.11 (tensorflow-cpu 2.21, nest-simulator 3.10 and brian2 pins): "
-        "install python3.11 and run this script with it"
-    )
+def _version_of(exe: str) -> tuple[int, int] | None:
+    """(major, minor) of a CPython interpreter, or None if it does not run (e.g. a pyenv shim)."""
+    code = "import sys, platform; print(platform.python_implementation(), *sys.version_info[:2])"
+    try:
+        out = subprocess.run([exe, "-c", code], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    parts = out.stdout.split()
+    if out.returncode != 0 or len(parts) != 3 or parts[0] != "CPython":
+        return None
+    return int(parts[1]), int(parts[2])
+
+
+def _candidates() -> list[str]:
+    names = [f"python{a}.{b}" for a, b in SUPPORTED] + ["python3"]
+    found = [shutil.which(n) for n in names] + [sys.executable]
+    pyenv = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    for a, b in SUPPORTED:  # pyenv installs versions that its shims only expose when selected
+        found += sorted(glob.glob(f"{pyenv}/versions/{a}.{b}.*/bin/python{a}.{b}"), reverse=True)
+    return list(dict.fromkeys(f for f in found if f))
+
+
+def supported_found() -> dict[tuple[int, int], str]:
+    """Every supported CPython found here: {(major, minor): interpreter}."""
+    found: dict[tuple[int, int], str] = {}
+    for exe in _candidates():
+        version = _version_of(exe)
+        if version in SUPPORTED:
+            found.setdefault(version, exe)
+    return found
+
+
+def choose_python(requested: str | None) -> tuple[str, tuple[int, int]]:
+    """The interpreter to build the venv with: ``requested`` (version or path), else the newest supported."""
+    supported = ", ".join(f"{a}.{b}" for a, b in sorted(SUPPORTED))
+    if requested and (os.sep in requested or Path(requested).exists()):
+        version = _version_of(requested)
+        if version not in SUPPORTED:
+            sys.exit(f"snnval: {requested} is not a supported CPython ({supported}); got {version}")
+        return requested, version
+    found = supported_found()
+    if requested:
+        want = tuple(int(x) for x in requested.split("."))[:2]
+        if want not in found:
+            have = ", ".join(f"{a}.{b}" for a, b in sorted(found)) or "none"
+            sys.exit(f"snnval: Python {requested} was asked for but not found (supported ones found: {have})")
+        return found[want], want
+    if not found:
+        sys.exit(
+            f"snnval needs CPython {supported} and found none: install one (e.g. `apt-get install python3.11` "
+            "or from python.org) and run this script again"
+        )
+    version = max(found)
+    return found[version], version
 
 
 def _run(cmd: list[str], **kw) -> None:
@@ -44,25 +91,38 @@ def _run(cmd: list[str], **kw) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT, **kw)
 
 
-def setup() -> None:
-    stamp = VENV / ".snnval-installed"
-    wanted = b"".join(
-        p.read_bytes()
-        for p in (
-            ROOT / "pyproject.toml",
-            ROOT / "constraints.txt",
-            ROOT / "examples/snnval-example-plugin/pyproject.toml",
-        )
-    )
+def lock_path(version: tuple[int, int]) -> Path:
+    return LOCKS / f"py{version[0]}.{version[1]}.txt"
+
+
+def setup(venv: Path, python: str, version: tuple[int, int]) -> None:
+    bin_ = venv / "bin"
+    lock = lock_path(version)
+    if not lock.exists():
+        sys.exit(f"snnval: no lock for Python {version[0]}.{version[1]} ({lock}); run locks/make_locks.py")
+    stamp = venv / ".snnval-installed"
+    inputs = ("pyproject.toml", "examples/snnval-example-plugin/pyproject.toml")
+    wanted = b"".join((ROOT / name).read_bytes() for name in inputs) + lock.read_bytes()
     if stamp.exists() and stamp.read_bytes() == wanted:
+        warm_brian2_cache(venv)  # a no-op compile-wise when the cache is there; rebuilds it if it was deleted
         return
-    if not (BIN / "python").exists():
-        _run([_python311(), "-m", "venv", str(VENV)])
-    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", ".[all,test]"])
+    if (bin_ / "python").exists() and _version_of(str(bin_ / "python")) != version:
+        print(f"snnval: {venv} was built with another Python: rebuilding it", flush=True)
+        shutil.rmtree(venv)
+    if not (bin_ / "python").exists():
+        _run([python, "-m", "venv", str(venv)])
+    pip = [str(bin_ / "python"), "-m", "pip", "install", "--quiet"]
+    _run([*pip, "--upgrade", "pip"])
+    _run([*pip, "-c", str(lock), "-e", ".[all,test]"])
     # a third-party adapter registered through the entry-point group, for the registry's own test
-    _run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--no-deps", "./examples/snnval-example-plugin"])
+    _run([*pip, "--no-deps", "./examples/snnval-example-plugin"])
+    warm_brian2_cache(venv)
     stamp.write_bytes(wanted)
+
+
+def warm_brian2_cache(venv: Path) -> None:
+    """Compile the Brian2 adapter's cython code once, so tests and runs reuse the cache (never in parallel tests)."""
+    _run([str(venv / "bin" / "python"), "-m", "snnval.adapters.brian2_sim", "--warm-cache"])
 
 
 def ensure_browser() -> None:
@@ -80,17 +140,55 @@ def ensure_browser() -> None:
         print(f"note: installing chromium failed ({exc}); the browser test will be skipped", flush=True)
 
 
+def smoke(bin_: Path, env: dict) -> int:
+    """The set-up check run on every supported Python: list, one cross-simulator compare, the goldens."""
+    snnval = str(bin_ / "snnval")
+    for cmd in (
+        [snnval, "list"],
+        [snnval, "compare", "glif3_network", "--sim", "tf", "--sim", "nest", "--dt", "1"],
+        [snnval, "golden", "check"],
+    ):
+        print("+", " ".join(cmd), flush=True)
+        code = subprocess.run(cmd, cwd=ROOT, env=env).returncode
+        if code != 0:
+            print(f"smoke: `{' '.join(cmd[1:3])}` exited {code}", flush=True)
+            return code
+    return 0
+
+
+def _options(argv: list[str]) -> tuple[dict, list[str]]:
+    opts = {"python": os.environ.get("SNNVAL_PYTHON") or None, "venv": str(ROOT / ".venv")}
+    while argv and argv[0] in ("--python", "--venv"):
+        if len(argv) < 2:
+            sys.exit(f"snnval: {argv[0]} needs a value")
+        opts[argv[0][2:]] = argv[1]
+        argv = argv[2:]
+    return opts, argv
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("nightly", "test"):
+    opts, argv = _options(argv)
+    if not argv or argv[0] not in ("nightly", "test", "setup", "smoke", "pythons"):
         print(__doc__)
         return 2
-    setup()
-    env = dict(os.environ, PYNEST_QUIET="1", TF_CPP_MIN_LOG_LEVEL="2", PATH=f"{BIN}:{os.environ['PATH']}")
+    if argv[0] == "pythons":
+        print(" ".join(f"{a}.{b}" for a, b in sorted(supported_found(), reverse=True)))
+        return 0
+    python, version = choose_python(opts["python"])
+    print(f"snnval: using Python {version[0]}.{version[1]} ({python})", flush=True)
+    venv = Path(opts["venv"]).resolve()
+    setup(venv, python, version)
+    if argv[0] == "setup":
+        return 0
+    bin_ = venv / "bin"
+    env = dict(os.environ, PYNEST_QUIET="1", TF_CPP_MIN_LOG_LEVEL="2", PATH=f"{bin_}:{os.environ['PATH']}")
+    if argv[0] == "smoke":
+        return smoke(bin_, env)
     if argv[0] == "nightly":
-        cmd = [str(BIN / "snnval"), "nightly", "--quick", *argv[1:]]
+        cmd = [str(bin_ / "snnval"), "nightly", "--quick", *argv[1:]]
     else:
         ensure_browser()
-        cmd = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", *argv[1:]]
+        cmd = [str(bin_ / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", *argv[1:]]
     print("+", " ".join(cmd), flush=True)
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+import os
 
 from snnval.adapters.base import Adapter
 from snnval.contract import Availability, Capabilities, RunConfig, RunResult
@@ -20,6 +21,8 @@ from snnval.errors import SpecError
 BUILTIN: dict[str, str] = {
     "tf": "snnval.adapters.tf_reference:TFReferenceAdapter",
     "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
+    "brian2": "snnval.adapters.brian2_sim:Brian2Adapter",
+    "bmtk": "snnval.adapters.external_process:BmtkPointnetAdapter",
 }
 
 __all__ = [
@@ -34,10 +37,21 @@ __all__ = [
 ]
 
 
+#: Environment variable registering more adapters without packaging them (adapters under
+#: development, fault-injection tests): ``name=module:Class`` entries separated by commas. It is
+#: inherited by the runner's worker processes, so such adapters also run isolated.
+EXTRA_ADAPTERS_ENV = "SNNVAL_EXTRA_ADAPTERS"
+
+
 def _registry() -> dict[str, str]:
     found = dict(BUILTIN)
     for ep in importlib.metadata.entry_points(group="snnval.adapters"):
         found.setdefault(ep.name, ep.value)
+    for entry in filter(None, (e.strip() for e in os.environ.get(EXTRA_ADAPTERS_ENV, "").split(","))):
+        name, sep, target = entry.partition("=")
+        if not (sep and name.strip() and ":" in target):
+            raise SpecError(f"environment variable {EXTRA_ADAPTERS_ENV}", entry, "name=module:Class entries")
+        found.setdefault(name.strip(), target.strip())
     return found
 
 

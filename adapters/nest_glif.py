@@ -46,6 +46,7 @@ from snnval.errors import NotApplicable, SpecError
 from snnval.semantics import KNOB_VALUES, Semantics, delay_steps
 from snnval.spec import NetworkSpec
 from snnval.stimulus import CurrentSteps, Events, FrozenStimulus
+from snnval.time_grid import nest_ms_stamp_steps, spike_times_ms, steps_from_spike_times
 
 #: Spec model name -> NEST model name.
 NEST_MODEL = {
@@ -54,7 +55,12 @@ NEST_MODEL = {
     "iaf_psc_exp": "iaf_psc_exp",
     "iaf_cond_exp": "iaf_cond_exp",
     "iaf_psc_delta": "iaf_psc_delta",
+    # NEST's precise-spike-time models: they spike off the grid (RunResult.spike_offset_ms) and
+    # integrate the offsets of incoming events (Events.offset_ms).
+    "iaf_psc_exp_ps": "iaf_psc_exp_ps",
+    "iaf_psc_alpha_ps": "iaf_psc_alpha_ps",
 }
+PRECISE_MODELS = ("iaf_psc_exp_ps", "iaf_psc_alpha_ps")
 
 #: iaf_psc_delta adds an arriving spike to V in its arrival step (models/iaf_psc_delta.cpp, update());
 #: every other model here adds it to its synaptic state after V's update of that step.
@@ -132,6 +138,7 @@ class NestGlifAdapter(Adapter):
             knobs=self._knobs(),
             dtypes=("float64",),
             model_knobs=self._model_knobs(),
+            spike_times="precise",
         )
 
     @staticmethod
@@ -158,6 +165,11 @@ class NestGlifAdapter(Adapter):
 
     def _check(self, spec: NetworkSpec, config: RunConfig) -> None:
         """Raise NotApplicable / SpecError for what Capabilities.check does not cover."""
+        if np.any(np.asarray(spec.inputs.delay_ms) == 0.0):
+            raise NotApplicable(
+                "inputs with delay 0 (acting in the step they arrive) cannot be expressed: "
+                "NEST's minimum delay is one step"
+            )
         used = np.unique(spec.node_type)
         for t in used:
             model = spec.cells.models[t]
@@ -188,13 +200,16 @@ class NestGlifAdapter(Adapter):
         if model == "glif3":
             params = cells.nest_params(t)
             v0 = cells.V_reset_mV[t] if sem.initial_v == "v_reset" else cells.E_L_mV[t]
+            if "V_m" in cells.native_params[t]:  # the only native entry a GLIF3 type carries: its initial V_m
+                params["V_m"] = cells.native_params[t]["V_m"]
         else:
             params = dict(cells.native_params[t])
             defaults = nest.GetDefaults(NEST_MODEL[model])
             key = "V_reset" if sem.initial_v == "v_reset" else "E_L"
             v0 = params.get(key, defaults[key])
-        # The initial_v knob overrides any V_m in the native parameters.
-        params["V_m"] = float(v0)
+        # A V_m the file states (SONATA dynamics_params, which bmtk hands to NEST unchanged) is the
+        # initial state; without one the initial_v knob decides.
+        params["V_m"] = float(params["V_m"]) if "V_m" in params else float(v0)
         return NEST_MODEL[model], params
 
     @staticmethod
@@ -342,13 +357,30 @@ class NestGlifAdapter(Adapter):
 
     @staticmethod
     def _spike_generators(nest: Any, ev: Events, dt: float, n_sources: int) -> tuple[np.ndarray, int]:
-        """Create one spike_generator per source with events; return (node id per source or 0, count)."""
-        order = np.argsort(ev.source, kind="stable")  # stable: keeps each source's events in step order
+        """Create one spike_generator per source with events; return (node id per source or 0, count).
+
+        Events with offsets go to ``precise_times`` generators at ``step*dt + offset``: NEST stamps them
+        at the end of their step (the same stamp as the grid event) and keeps the offset, which only the
+        ``*_ps`` models use (time rule: :func:`snnval.time_grid.precise_spike_steps`).
+        """
+        if ev.offset_ms is None:
+            order = np.argsort(ev.source, kind="stable")  # stable: keeps each source's events in step order
+        else:  # NEST wants each generator's times non-descending: within a step, by offset
+            order = np.lexsort((ev.offset_ms, ev.step, ev.source))
         src = ev.source[order]
         uniq, starts = np.unique(src, return_index=True)
-        times = np.split((ev.step[order] + 1) * dt, starts[1:])
+        step = ev.step[order]
+        if ev.offset_ms is None:
+            t = (step + 1) * dt
+            params = {"allow_offgrid_times": False}
+        else:
+            t = spike_times_ms(step, dt, ev.offset_ms[order])
+            # an offset a rounding error pushed out of its step would move the spike a step: keep the step
+            t = np.where(nest_ms_stamp_steps(t, dt) == step + 1, t, spike_times_ms(step, dt))
+            params = {"precise_times": True}
+        times = np.split(t, starts[1:])
         weights = np.split(ev.amplitude[order], starts[1:])
-        gens = nest.Create("spike_generator", int(uniq.size), params={"allow_offgrid_times": False})
+        gens = nest.Create("spike_generator", int(uniq.size), params=params)
         gens.set(
             [{"spike_times": t.tolist(), "spike_weights": w.tolist()} for t, w in zip(times, weights, strict=True)]
         )
@@ -390,7 +422,8 @@ class NestGlifAdapter(Adapter):
         nest = _import_nest()
         rec = config.recorded_ids(spec)
         state = {v: np.full((n_trials, n_steps, rec.size), np.nan) for v in config.record}
-        sp_trial, sp_step, sp_neuron = [], [], []
+        sp_trial, sp_step, sp_neuron, sp_offset = [], [], [], []
+        precise = bool(set(np.asarray(spec.cells.models)[np.unique(spec.node_type)]) & set(PRECISE_MODELS))
         build_wall = run_wall = 0.0
         counts: dict[str, list[int]] = {"n_connections": [], "n_spike_generators": [], "n_current_generators": []}
         for i in range(n_trials):
@@ -404,10 +437,11 @@ class NestGlifAdapter(Adapter):
             run_wall += t2 - t1
             for key in counts:  # per trial: generators exist only for sources / neurons with input
                 counts[key].append(int(getattr(built, key)))
-            step, neuron = self._spikes(built, dt, n_steps)
+            step, neuron, offset = self._spikes(built, dt, n_steps)
             sp_trial.append(np.full(step.size, i, dtype=np.int64))
             sp_step.append(step)
             sp_neuron.append(neuron)
+            sp_offset.append(offset)
             for v, arr in self._samples(built, dt, n_steps).items():
                 state[v][i] = arr
         simulated_s = n_trials * n_steps * dt / 1000.0
@@ -429,16 +463,22 @@ class NestGlifAdapter(Adapter):
             rec,
             state,
             provenance,
+            np.concatenate(sp_offset) if precise else None,
         )
 
     @staticmethod
-    def _spikes(built: NestBuild, dt: float, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """Spike (step, spec neuron id) arrays; the flush step is dropped."""
+    def _spikes(built: NestBuild, dt: float, n_steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Spike (step, spec neuron id, offset ms) arrays; the flush step is dropped.
+
+        The recorder reports a grid spike at its stamp (s+1) dt and a precise spike at its exact time
+        (stamp minus offset); both map by NEST's stamp rule in tics (:mod:`snnval.time_grid`), so grid
+        spikes get offset dt.
+        """
         ev = built.spike_recorder.events
-        step = np.rint(np.asarray(ev["times"], dtype=float) / dt).astype(np.int64) - 1
+        step, offset = steps_from_spike_times(np.asarray(ev["times"], dtype=float), dt)
         neuron = built.neuron_of_gid[np.asarray(ev["senders"], dtype=np.int64)]
         keep = step < n_steps
-        return step[keep], neuron[keep]
+        return step[keep], neuron[keep], offset[keep]
 
     @staticmethod
     def _samples(built: NestBuild, dt: float, n_steps: int) -> dict[str, np.ndarray]:

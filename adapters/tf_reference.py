@@ -19,13 +19,21 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.errors import NotApplicable
-from snnval.semantics import ALL_KNOB_VALUES, KNOB_VALUES, Semantics, delay_steps, refractory_steps
+from snnval.semantics import (
+    ALL_KNOB_VALUES,
+    KNOB_VALUES,
+    Semantics,
+    delay_steps,
+    input_delay_steps,
+    refractory_steps,
+)
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
 
@@ -87,6 +95,13 @@ class _Constants:
     psc_initial: np.ndarray  # (N, R) e / tau_syn
     p31: np.ndarray  # (N, R)
     p32: np.ndarray  # (N, R)
+    v_init: np.ndarray  # (N,) normalised initial v a file states (cells.native_params "V_m"), NaN if none
+
+
+def _file_v_m(cells) -> np.ndarray:
+    """Initial V_m (mV) per node type where a file states one (``native_params["V_m"]``), else NaN."""
+    native = cells.native_params or ({},) * cells.n_types
+    return np.array([p.get("V_m", np.nan) for p in native], dtype=float)
 
 
 def _constants(spec: NetworkSpec, dt: float) -> _Constants:
@@ -105,6 +120,7 @@ def _constants(spec: NetworkSpec, dt: float) -> _Constants:
         decay=decay,
         current_factor=(1.0 - decay) * tau_m / C_m,
         v_reset=(c.V_reset_mV[t] - c.E_L_mV[t]) / vsc,
+        v_init=(_file_v_m(c)[t] - c.E_L_mV[t]) / vsc,
         t_ref=c.t_ref_ms[t],
         n_ref=refractory_steps(c.t_ref_ms[t], dt).astype(float),
         asc_decay=np.exp(-k * dt),
@@ -156,7 +172,8 @@ class TFGlif3Network:
         self.rec_shape = (N * R, N * self.max_delay)
 
         inp = spec.inputs
-        in_steps = delay_steps(inp.delay_ms, self.dt, semantics) if len(inp) else np.ones(0, np.int64)
+        # inputs may have delay 0: they act in the step they arrive (input_delay_steps)
+        in_steps = input_delay_steps(inp.delay_ms, self.dt, semantics) if len(inp) else np.ones(0, np.int64)
         self.input_delays = np.unique(in_steps)
         self.input_groups = []
         self.input_weights = []
@@ -187,7 +204,8 @@ class TFGlif3Network:
         total = tf.zeros((B, T, self.N * self.R), dtype=self.dtype)
         for (d, gi), w in zip(self.input_groups, self.input_weights, strict=True):
             W = tf.sparse.SparseTensor(gi, w, (self.N * self.R, max(self.spec.n_sources, 1)))
-            x_shift = tf.pad(x, [[0, 0], [d, 0], [0, 0]])[:, :-d]  # emitted at s -> arrives at s + d
+            # emitted at s -> arrives at s + d (d = 0: in the step it is emitted)
+            x_shift = x if d == 0 else tf.pad(x, [[0, 0], [d, 0], [0, 0]])[:, :-d]
             flat = tf.reshape(x_shift, (-1, tf.shape(x)[2]))
             drive = tf.sparse.sparse_dense_matmul(W, flat, adjoint_b=True)  # (N*R, B*T)
             total += tf.reshape(tf.transpose(drive), (B, T, self.N * self.R))
@@ -247,6 +265,8 @@ class TFGlif3Network:
         vsc, e_l = self._c(c.vsc), self._c(c.E_L)
         rec_w = tf.sparse.SparseTensor(self.rec_indices, self.rec_weights, self.rec_shape)
         v0 = v_reset if sem.initial_v == "v_reset" else tf.zeros(N, self.dtype)
+        if np.any(np.isfinite(c.v_init)):  # an initial V_m the file states wins over the knob
+            v0 = tf.where(np.isfinite(c.v_init), self._c(np.nan_to_num(c.v_init)), v0)
         zeros = tf.zeros((B, N), self.dtype)
         state0 = (
             tf.zeros((B, N * D), self.dtype),  # z_buf: z[t-1], ..., z[t-D]
@@ -328,6 +348,33 @@ class TFGlif3Network:
         return result
 
 
+def _apply_threads(tf, threads: int) -> tuple[int, int]:
+    """Set TF's intra- and inter-op thread pools to ``threads`` (tf.config.threading); return them.
+
+    TF fixes its pools when its runtime starts, so a process can be set once: the runner keeps one
+    worker per (adapter, threads), where this always takes effect. In a process that already runs
+    TF with other pools (in-process runs) it warns, and provenance records the pools actually used.
+    """
+    for setter in (
+        tf.config.threading.set_intra_op_parallelism_threads,
+        tf.config.threading.set_inter_op_parallelism_threads,
+    ):
+        try:
+            setter(threads)
+        except RuntimeError:  # "cannot be modified after initialization": reported below
+            pass
+    intra = tf.config.threading.get_intra_op_parallelism_threads()
+    inter = tf.config.threading.get_inter_op_parallelism_threads()
+    if (intra, inter) != (threads, threads):
+        warnings.warn(
+            f"tf: this process already runs TensorFlow with {intra} intra-op / {inter} inter-op threads "
+            f"(0 = TF's choice), not the {threads} requested; run it through snnval.runner for a fresh process",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return intra, inter
+
+
 class TFReferenceAdapter(Adapter):
     name = "tf"
     package = "tensorflow-cpu"
@@ -371,6 +418,7 @@ class TFReferenceAdapter(Adapter):
         import tensorflow as tf
 
         tf.get_logger().setLevel("ERROR")  # one trace per batch shape is expected: each run builds its own network
+        intra, inter = _apply_threads(tf, int(config.threads))
         t0 = time.perf_counter()
         network_class = TFGlif3Network
         if spec.cells.models[int(spec.node_type[0])] != "glif3":
@@ -405,6 +453,8 @@ class TFReferenceAdapter(Adapter):
             "realtime_factor": (t2 - t1) / sim_s,
             "tensorflow_version": tf.__version__,
             "threads": config.threads,
+            "tf_intra_op_threads": intra,
+            "tf_inter_op_threads": inter,
             "trials_per_batch": batch,
         }
         return RunResult.from_spikes(

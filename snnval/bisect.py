@@ -132,8 +132,8 @@ def bisect_knobs(
 ) -> BisectReport:
     ref_sem, cand_sem = profile(reference_profile), profile(candidate_profile)
 
-    def tf(sem):  # the TF reference is run many times: in-process, so TensorFlow is imported once
-        return run_scenario(scenario, "tf", sem, dt_ms, isolate=False)
+    def tf(sem):  # run many times: the runner's persistent TF worker imports TensorFlow once
+        return run_scenario(scenario, "tf", sem, dt_ms)
 
     def run(sim, sem):
         return tf(sem) if sim == "tf" else run_scenario(scenario, sim, sem, dt_ms)

@@ -458,6 +458,12 @@ class SpikeComparison:
     matched_candidate: np.ndarray = field(repr=False)
     missing: np.ndarray = field(repr=False)
     extra: np.ndarray = field(repr=False)
+    #: precise spike times (both runs carry RunResult.spike_offset_ms): matched spikes whose times
+    #: (step * dt + offset) differ by more than the tolerance fail the tier
+    precise_time_tolerance_ms: float | None = None
+    n_time_compared: int = 0
+    n_time_mismatch: int = 0
+    max_abs_time_diff_ms: float = float("nan")
 
     @property
     def n_missing(self) -> int:
@@ -473,10 +479,18 @@ class SpikeComparison:
 
     @property
     def passed(self) -> bool:
-        return self.n_missing + self.n_extra <= self.max_mismatches
+        return self.n_missing + self.n_extra <= self.max_mismatches and self.n_time_mismatch == 0
 
     def to_dict(self) -> dict:
         return {
+            "precise_times": None
+            if self.precise_time_tolerance_ms is None
+            else {
+                "tolerance_ms": self.precise_time_tolerance_ms,
+                "n_compared": int(self.n_time_compared),
+                "n_mismatch": int(self.n_time_mismatch),
+                "max_abs_diff_ms": _num(self.max_abs_time_diff_ms),
+            },
             "passed": self.passed,
             "trivial": self.trivial,
             "match_window_steps": int(self.match_window_steps),
@@ -500,6 +514,13 @@ class SpikeComparison:
             f"{self.n_candidate}, matched {self.n_matched}, missing {self.n_missing}, extra {self.n_extra}; "
             f"mean |dstep| of matches {_fmt(self.mean_abs_shift_steps)} ({self.n_shifted} shifted); "
             f"allowed missing+extra {self.max_mismatches} {'ok' if self.passed else 'FAIL'}"
+            + (
+                ""
+                if self.precise_time_tolerance_ms is None
+                else f"; precise times of {self.n_time_compared} matches: max |dt| "
+                f"{_fmt(self.max_abs_time_diff_ms)} ms, {self.n_time_mismatch} beyond "
+                f"{self.precise_time_tolerance_ms:g} ms"
+            )
         )
 
 
@@ -591,8 +612,12 @@ def compare_spikes(
     max_mismatches: int = 0,
     van_rossum_tau_ms: float = 10.0,
     victor_purpura_q_per_ms: float = 0.1,
+    precise_time_tolerance_ms: float | None = None,
 ) -> SpikeComparison:
     """Match reference ``a`` and candidate ``b`` spike by spike on the step grid.
+
+    When both runs carry precise spike times (``spike_offset_ms``), matched spikes must also agree in
+    time within ``precise_time_tolerance_ms`` (default: :data:`snnval.acceptance.PRECISE_SPIKE_TIME_TOLERANCE_MS`).
 
     Parameters
     ----------
@@ -647,7 +672,21 @@ def compare_spikes(
     vr, vp = _distances(
         key_a, st_a, key_b, st_b, miss, extra, ma[shifted], n_ids, dt, van_rossum_tau_ms, victor_purpura_q_per_ms
     )
+    precise: dict = {}
+    if a.spike_offset_ms is not None and b.spike_offset_ms is not None:
+        if precise_time_tolerance_ms is None:
+            from snnval.acceptance import PRECISE_SPIKE_TIME_TOLERANCE_MS as precise_time_tolerance_ms
+        off_a = np.asarray(a.spike_offset_ms, dtype=float)[order_a[ma]]
+        off_b = np.asarray(b.spike_offset_ms, dtype=float)[order_b[mb]]
+        diff = np.abs(shift * dt + off_b - off_a)
+        precise = {
+            "precise_time_tolerance_ms": float(precise_time_tolerance_ms),
+            "n_time_compared": int(diff.size),
+            "n_time_mismatch": int(np.sum(diff > precise_time_tolerance_ms)),
+            "max_abs_time_diff_ms": float(diff.max()) if diff.size else float("nan"),
+        }
     return SpikeComparison(
+        **precise,
         match_window_steps=k,
         max_mismatches=int(max_mismatches),
         n_reference=int(st_a.size),

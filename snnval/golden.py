@@ -10,11 +10,15 @@ Layout (``h5ls -r`` readable)::
         spikes/trial|step|neuron   int64, sorted by (trial, step, neuron)
         recorded_neurons           int64
         state/<var>                float64 (trials, steps, recorded neurons), gzip, attr ``units``
+    every dataset               attr ``sha256``: SHA-256 of its dtype, shape and values, checked on
+                                read (an edited value is a CorruptGolden, not a regression)
 
 A key such as ``tf/nest-glif-psc/dt1.0/float64`` names one run; it is percent-quoted into a
 single group name so keys never nest into each other.
 
-Writing is atomic (temporary file in the same directory, fsync, ``os.replace``): a crash leaves
+Updates of one references directory are serialised by :func:`golden_lock` (an exclusive
+``fcntl.flock`` on the directory), so two concurrent ``golden update`` runs cannot lose each
+other's runs. Writing is atomic (temporary file in the same directory, fsync, ``os.replace``): a crash leaves
 the previous golden untouched. Reading validates every field and names the file and field on
 error. A golden records the hash of the spec it was made from; :func:`check_fresh` refuses a
 golden whose spec has moved on, saying how to regenerate it.
@@ -25,12 +29,17 @@ the data (ANCHORS.md).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import hashlib
+import io
 import json
 import os
 import subprocess
+import time
 import urllib.parse
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +109,35 @@ def _jsonable(obj):
 
 def _dumps(obj) -> str:
     return json.dumps(_jsonable(obj), sort_keys=True)
+
+
+#: dataset attribute holding the SHA-256 of the stored values (see :func:`array_checksum`)
+CHECKSUM_ATTR = "sha256"
+
+
+def array_checksum(data: np.ndarray) -> str:
+    """SHA-256 over an array's dtype, shape and bytes (C order): any edited value changes it."""
+    a = np.ascontiguousarray(data)
+    h = hashlib.sha256()
+    h.update(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+class CorruptGolden(SpecError):
+    """A stored array does not match its checksum: the golden was edited or damaged, not a regression."""
+
+    def __init__(self, source: str, field: str):
+        super().__init__(
+            source,
+            field,
+            "values matching their stored SHA-256 checksum; they do not, so the golden file was edited or "
+            "damaged after it was written (this is not a simulator regression): restore it from git or "
+            "regenerate it with `snnval golden update`",
+        )
+
+    def __reduce__(self):
+        return (type(self), (self.source, self.field))
 
 
 def _group_name(key: str) -> str:
@@ -180,10 +218,12 @@ def _write_result(group: h5py.Group, key: str, r: RunResult) -> None:
     for name in _SPIKE_FIELDS:
         data = np.asarray(getattr(r, f"spike_{name}"), dtype=np.int64)
         # gzip needs chunks, and chunks cannot be empty: compress only non-empty arrays.
-        spikes.create_dataset(
+        ds = spikes.create_dataset(
             name, data=data, compression="gzip" if data.size else None, compression_opts=_GZIP if data.size else None
         )
-    group.create_dataset("recorded_neurons", data=np.asarray(r.recorded_neurons, dtype=np.int64))
+        ds.attrs[CHECKSUM_ATTR] = array_checksum(data)
+    recorded = np.asarray(r.recorded_neurons, dtype=np.int64)
+    group.create_dataset("recorded_neurons", data=recorded).attrs[CHECKSUM_ATTR] = array_checksum(recorded)
     state = group.create_group("state")
     for var, arr in r.state.items():
         data = np.asarray(arr, dtype=np.float64)
@@ -195,6 +235,7 @@ def _write_result(group: h5py.Group, key: str, r: RunResult) -> None:
             shuffle=bool(data.size),
         )
         ds.attrs["units"] = RECORDABLE_UNITS.get(var, "unknown")
+        ds.attrs[CHECKSUM_ATTR] = array_checksum(data)
 
 
 def write_golden(
@@ -271,11 +312,49 @@ def _root_attrs(results: Mapping[str, RunResult], spec_hash: str, provenance: di
 
 
 def _write_atomically(path: Path, results, spec_hash: str, provenance: dict, empty_reason: str) -> None:
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    # The HDF5 image is built in memory and written with plain file I/O: HDF5 writing straight onto
+    # a full disk crashed the process (SIGSEGV with h5py 3.14.0 / HDF5 1.14.6, found by
+    # tests/test_faults.py), while a plain write raises OSError(ENOSPC) and atomic_path keeps the old file.
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
         f.attrs.update(_root_attrs(results, spec_hash, provenance, empty_reason))
         group = f.create_group("results")
         for key, r in results.items():
             _write_result(group.create_group(_group_name(key)), key, r)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
+
+
+@contextlib.contextmanager
+def golden_lock(path: str | os.PathLike, timeout_s: float | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on the directory of golden file ``path`` (``fcntl.flock``).
+
+    Every read-modify-write of a golden (``golden update``) holds it, so concurrent updates run one
+    after the other and each sees the other's result. The lock is on the directory itself: no lock
+    file is left behind, and the kernel releases it when the holder dies. ``timeout_s=None`` waits.
+    """
+    import fcntl
+
+    directory = Path(path).parent if str(Path(path).parent) else Path(".")
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise SnnvalError(
+                        f"{directory}: another `golden update` holds the lock for {timeout_s:g} s; try again later"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,11 +382,22 @@ def _dataset(group: h5py.Group, name: str, src: str, where: str, kind: str) -> n
     if not isinstance(obj, h5py.Dataset):
         raise SpecError(src, f"{where}{name}", f"a {kind} dataset")
     arr = obj[()]
+    stored = obj.attrs.get(CHECKSUM_ATTR)
+    if stored is None:
+        _MISSING_CHECKSUMS.add(src)
+    else:
+        stored = stored.decode() if isinstance(stored, bytes) else str(stored)
+        if stored != array_checksum(arr):
+            raise CorruptGolden(src, f"{where}{name}")
     if kind == "integer" and not np.issubdtype(arr.dtype, np.integer):
         raise SpecError(src, f"{where}{name}", f"an integer dataset, got {arr.dtype}")
     if kind == "float" and not np.issubdtype(arr.dtype, np.floating):
         raise SpecError(src, f"{where}{name}", f"a float dataset, got {arr.dtype}")
     return arr
+
+
+#: files read in this call that had datasets without checksums (warned about once per read)
+_MISSING_CHECKSUMS: set[str] = set()
 
 
 def _read_result(group: h5py.Group, src: str) -> tuple[str, RunResult]:
@@ -348,6 +438,9 @@ def read_golden(path: str | os.PathLike) -> GoldenFile:
     SpecError
         Naming the file and the missing or malformed field (missing file, not HDF5, truncated,
         wrong format version, missing attribute or dataset, wrong shape or type).
+    CorruptGolden
+        A stored array does not match its SHA-256 checksum (edited or damaged after writing).
+        Files without checksums (written before they were added) are read with a UserWarning.
     """
     path = Path(path)
     src = str(path)
@@ -357,14 +450,24 @@ def read_golden(path: str | os.PathLike) -> GoldenFile:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise SpecError(src, "file", f"a readable HDF5 file (h5py: {exc})") from None
+    _MISSING_CHECKSUMS.discard(src)
     try:
         with f:
-            return _read_open_file(f, path, src)
+            golden = _read_open_file(f, path, src)
     except SnnvalError:
         raise
     except Exception as exc:  # h5py raises assorted types on damaged files
         # Truncated files can open and then fail on a dataset read.
         raise SpecError(src, "file", f"a complete HDF5 golden file (reading failed: {exc})") from None
+    if src in _MISSING_CHECKSUMS:
+        _MISSING_CHECKSUMS.discard(src)
+        warnings.warn(
+            f"{src}: golden written without SHA-256 checksums (older snnval); edited values cannot be told "
+            "from regressions until it is regenerated (`snnval golden update`)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return golden
 
 
 def _read_open_file(f: h5py.File, path: Path, src: str) -> GoldenFile:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from snnval.acceptance import compare_regression, golden_key, golden_path, golden_runs, subset_recorded
 from snnval.adapters import RunResult, get_adapter
 from snnval.compare import Comparison
-from snnval.golden import check_fresh, diff_summary, read_golden, write_golden
+from snnval.errors import SnnvalError
+from snnval.golden import check_fresh, diff_summary, golden_lock, read_golden, write_golden
 from snnval.runner import run_scenario
 from snnval.scenarios import Scenario
 
@@ -78,14 +80,33 @@ def check_golden_run(
     return compare_regression(stored, fresh)
 
 
-def update_golden(scenario: Scenario, sims: list[str] | None = None, run_fn: RunFn = _default_run) -> str:
-    """Regenerate ``references/<scenario>.h5`` atomically from every available golden run.
+def update_golden(
+    scenario: Scenario, sims: list[str] | None = None, run_fn: RunFn = _default_run, path: Path | None = None
+) -> str:
+    """Regenerate ``references/<scenario>.h5`` (or ``path``) atomically from every available golden run.
 
-    Keys of adapters not available here are carried over from the old file unchanged.
-    Returns the printable summary of what changed.
+    Keys of adapters not available here are carried over from the old file unchanged. The whole
+    read-run-write holds :func:`snnval.golden.golden_lock`, so a concurrent update waits and then
+    builds on this one's result. An old file that cannot be read (corrupt, edited, truncated) is
+    not a reason to refuse: it is regenerated from scratch, and the summary says so and what
+    was lost. Returns the printable summary of what changed.
     """
-    path = golden_path(scenario)
-    old = read_golden(path) if path.exists() else None
+    path = golden_path(scenario) if path is None else Path(path)
+    with golden_lock(path):
+        return _update_locked(scenario, sims, run_fn, path)
+
+
+def _update_locked(scenario: Scenario, sims: list[str] | None, run_fn: RunFn, path: Path) -> str:
+    notes = []
+    old = None
+    if path.exists():
+        try:
+            old = read_golden(path)
+        except SnnvalError as exc:  # the documented repair: regenerate a damaged golden from scratch
+            notes.append(
+                f"the old file could not be used ({exc}); regenerating it from scratch: runs of adapters "
+                "not run here are not carried over"
+            )
     neurons = None if scenario.golden_neurons is None else np.asarray(scenario.golden_neurons)
     runs: dict[str, RunResult] = {}
     for sim, profile, dt in available_golden_runs(scenario, sims):
@@ -94,7 +115,12 @@ def update_golden(scenario: Scenario, sims: list[str] | None = None, run_fn: Run
     if old is not None and old.spec_hash == spec_hash:
         for key, result in old.results.items():
             runs.setdefault(key, result)
-    summary = diff_summary(old, runs)
+    if not runs:
+        raise SnnvalError(
+            f"{path}: no golden run of {scenario.name} is available here and nothing could be carried over; "
+            "nothing was written"
+        )
+    summary = "\n".join([*notes, diff_summary(old, runs)])
     write_golden(
         path,
         runs,

@@ -212,6 +212,16 @@ def delay_steps(delay_ms: np.ndarray, dt_ms: float, semantics: Semantics) -> np.
         steps = np.floor(delay_ms * steps_per_ms + 0.5).astype(np.int64)
     else:
         clipped = np.clip(delay_ms, dt_ms, TF_MAX_DELAY_MS)
+        n_clipped = int(np.count_nonzero(clipped != delay_ms))
+        if n_clipped:  # the profile's rule, but never silently: the model's delays are changed
+            import warnings
+
+            warnings.warn(
+                f"synapses: field 'delay_ms': {n_clipped} of {delay_ms.size} delays outside [dt = {dt_ms:g}, "
+                f"{TF_MAX_DELAY_MS:g}] ms are clipped into it by the tf_clip_half_even delay rule",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         steps = np.round(clipped / dt_ms).astype(np.int64)
     if steps.size and steps.min() < 1:
         bad = np.flatnonzero(steps.ravel() < 1)[0]
@@ -219,6 +229,20 @@ def delay_steps(delay_ms: np.ndarray, dt_ms: float, semantics: Semantics) -> np.
             "synapses", "delay_ms", f"delays >= dt = {dt_ms} ms (element {bad} is {delay_ms.ravel()[bad]} ms)"
         )
     return steps + int(semantics.delay_offset_steps)
+
+
+def input_delay_steps(delay_ms: np.ndarray, dt_ms: float, semantics: Semantics) -> np.ndarray:
+    """Delays of *input* synapses in steps: like :func:`delay_steps`, except that a delay of exactly 0 ms
+    is 0 steps: the input acts in the step it arrives (bmtk dpointnet's inputs, ``x[t]`` enters the
+    PSC in step t). Only adapters that say so run such inputs (NEST's minimum delay is one step).
+    """
+    delay_ms = np.asarray(delay_ms, dtype=float)
+    zero = delay_ms == 0.0
+    steps = np.zeros(delay_ms.shape, dtype=np.int64)
+    if np.any(~zero):
+        steps[~zero] = delay_steps(delay_ms[~zero], dt_ms, semantics)
+    steps[zero] = int(semantics.delay_offset_steps)
+    return steps
 
 
 def refractory_steps(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:

@@ -70,6 +70,8 @@ class GLIF3Cells:
     #: "iaf_psc_alpha" whose parameters (NEST units) are in ``native_params``; only adapters that
     #: list the model in Capabilities.models run such node types. GLIF3 columns of other models are
     #: placeholders (E_L, V_th, V_reset, C_m and tau_syn[0] should still be filled in for reference).
+    #: A "V_m" entry (mV) in ``native_params`` of any node type, GLIF3 included, is its initial membrane
+    #: potential as a file states it (SONATA dynamics_params); adapters honour it over the initial_v knob.
     models: tuple[str, ...] = ()
     native_params: tuple[dict, ...] = ()
 
@@ -206,6 +208,28 @@ class Synapses:
     def __len__(self) -> int:
         return int(self.pre.shape[0])
 
+    @classmethod
+    def from_basis(
+        cls, pre, post, basis_weight_pA, delay_ms, source: str = "synapses", field: str = "basis_weight_pA"
+    ) -> Synapses:
+        """Synapses whose weight is a mixture over the receptor basis (one weight per tau_syn column).
+
+        bmtk's dpointnet GLIF3 cell and the V1 model give each connection weights onto a set of basis
+        time constants; with exact per-receptor PSCs that is the same as one synapse per nonzero basis
+        weight on that receptor (PSCs add linearly), which is how the spec stores it: every adapter that
+        runs the receptors runs the mixture. ``basis_weight_pA``: (n_synapses, n_receptors), pA.
+        """
+        w = np.asarray(basis_weight_pA, dtype=float)
+        pre, post = np.asarray(pre), np.asarray(post)
+        delay = np.asarray(delay_ms, dtype=float)
+        if w.ndim != 2 or w.shape[0] != pre.shape[0]:
+            raise SpecError(source, field, f"an (n_synapses, n_receptors) array with n_synapses = {pre.shape[0]}")
+        if post.shape != pre.shape or delay.shape != pre.shape:
+            raise SpecError(source, "post/delay_ms", f"one value per synapse ({pre.shape[0]})")
+        _require_finite(w, field, source)
+        syn, rec = np.nonzero(w)  # zero basis weights carry no PSC
+        return cls(pre[syn], post[syn], rec.astype(np.int64), w[syn, rec], delay[syn])
+
     def validated(self, n_pre: int, n_post: int, n_receptors: int, source: str) -> Synapses:
         pre = _as_array(self.pre, np.int64, "pre", source)
         post = _as_array(self.post, np.int64, "post", source)
@@ -286,7 +310,7 @@ class NetworkSpec:
             populations[key] = arr
         if self.source_names and len(self.source_names) != self.n_sources:
             raise SpecError(src, "source_names", f"{self.n_sources} names")
-        return NetworkSpec(
+        out = NetworkSpec(
             name=self.name,
             cells=cells,
             node_type=node_type,
@@ -297,6 +321,12 @@ class NetworkSpec:
             populations=populations,
             receptor_names=tuple(self.receptor_names),
         )
+        # physical ranges: absurd values (delay <= 0 or > 1 s, a weight of 1e300 pA) are refused here,
+        # implausible ones (volts, nF, nA, seconds) warned about with the likely unit mistake
+        from snnval.plausibility import check_plausibility
+
+        check_plausibility(out, src)
+        return out
 
     def content_hash(self) -> str:
         """SHA-256 over every array and name: changes whenever the network changes."""

@@ -25,12 +25,18 @@ TF_INPUT_SCALE = 1.3
 
 @dataclass(frozen=True)
 class Events:
-    """Emissions of external sources: (trial, step, source, amplitude), sorted by trial, step, source."""
+    """Emissions of external sources: (trial, step, source, amplitude), sorted by trial, step, source.
+
+    ``offset_ms`` (optional): the emission's precise time within its step, in (0, dt] (the event at step
+    s happened at ``s*dt + offset``; SONATA spike files with off-grid times). Grid-based neurons ignore
+    it, as NEST does; NEST's precise-spike-time models (``*_ps``) integrate it.
+    """
 
     trial: np.ndarray
     step: np.ndarray
     source: np.ndarray
     amplitude: np.ndarray
+    offset_ms: np.ndarray | None = None
 
     @classmethod
     def empty(cls) -> Events:
@@ -54,19 +60,33 @@ class Events:
         np.add.at(x, (self.trial, self.step, self.source), self.amplitude)
         return x
 
-    def concat(self, other: Events) -> Events:
-        return _sorted_events(
-            *(np.concatenate([getattr(self, k), getattr(other, k)]) for k in ("trial", "step", "source", "amplitude"))
-        )
+    def concat(self, other: Events, dt_ms: float | None = None) -> Events:
+        """Both event sets, sorted; offsets are kept if either has them (``dt_ms``: the other's default)."""
+        parts = [
+            np.concatenate([getattr(self, k), getattr(other, k)]) for k in ("trial", "step", "source", "amplitude")
+        ]
+        offset = None
+        if self.offset_ms is not None or other.offset_ms is not None:
+            if dt_ms is None:
+                raise SpecError("stimulus", "events.offset_ms", "dt_ms to concatenate events with and without offsets")
+            offset = np.concatenate([e.offset_ms if e.offset_ms is not None else np.full(len(e), float(dt_ms))
+                                     for e in (self, other)])  # fmt: skip
+        return _sorted_events(*parts, offset)
+
+    def selected(self, mask: np.ndarray) -> Events:
+        """The events where ``mask`` is true (offsets kept)."""
+        return Events(self.trial[mask], self.step[mask], self.source[mask], self.amplitude[mask],
+                      None if self.offset_ms is None else self.offset_ms[mask])  # fmt: skip
 
 
-def _sorted_events(trial, step, source, amplitude) -> Events:
+def _sorted_events(trial, step, source, amplitude, offset=None) -> Events:
     order = np.lexsort((source, step, trial))
     return Events(
         trial[order].astype(np.int64),
         step[order].astype(np.int64),
         source[order].astype(np.int64),
         amplitude[order].astype(float),
+        None if offset is None else np.asarray(offset, dtype=float)[order],
     )
 
 
@@ -136,6 +156,13 @@ class FrozenStimulus:
         for name, arr in (("events.amplitude", ev.amplitude), ("currents.amplitude_pA", cur.amplitude_pA)):
             if not np.all(np.isfinite(arr)):
                 raise SpecError(source, name, "finite numbers")
+        if ev.offset_ms is not None:
+            off = ev.offset_ms
+            if off.shape != ev.step.shape or not np.all(np.isfinite(off)):
+                raise SpecError(source, "events.offset_ms", "one finite offset (ms) per event")
+            # (0, dt] with a rounding margin: offsets are differences of ms times of order 1e3 ms
+            if off.size and (off.min() <= -1e-9 or off.max() > self.dt_ms * (1 + 1e-9)):
+                raise SpecError(source, "events.offset_ms", f"offsets within the step, in (0, {self.dt_ms}] ms")
         return self
 
     def trial(self, i: int) -> FrozenStimulus:
@@ -152,7 +179,13 @@ class FrozenStimulus:
             self.dt_ms,
             self.n_steps,
             stop - start,
-            Events(e.trial[me] - start, e.step[me], e.source[me], e.amplitude[me]),
+            Events(
+                e.trial[me] - start,
+                e.step[me],
+                e.source[me],
+                e.amplitude[me],
+                None if e.offset_ms is None else e.offset_ms[me],
+            ),
             CurrentSteps(c.trial[mc] - start, c.step[mc], c.neuron[mc], c.amplitude_pA[mc]),
             self.seed,
             self.description,
@@ -173,6 +206,7 @@ class FrozenStimulus:
             self.currents.step,
             self.currents.neuron,
             self.currents.amplitude_pA,
+            *(() if self.events.offset_ms is None else (self.events.offset_ms,)),
         ):
             a = np.ascontiguousarray(arr)
             h.update(f"{a.dtype}{a.shape}".encode())  # so an event cannot pass for a current change

@@ -1,7 +1,9 @@
 """Fixtures of the validation suite: scenario runs, cached once per pytest worker.
 
-Runs go through :func:`snnval.runner.run_scenario` in the worker's process (the CLI and the
-nightly run isolate each run in its own process instead). Tests of one scenario share an xdist group, so
+Runs go through :func:`snnval.runner.run_scenario` isolated, like the CLI's and the nightly's: in
+the runner's persistent per-adapter worker processes (TensorFlow and NEST are imported once per
+pytest process), with the runner's timeout, so a hung or crashing simulator fails one test with
+its reason instead of stalling or killing the pytest worker. Tests of one scenario share an xdist group, so
 ``-n 2 --dist loadgroup`` runs each scenario's simulations once.
 """
 
@@ -42,8 +44,7 @@ def scenario_run():
         key = (scenario, sim, profile, float(dt_ms), dtype)
         if key not in _CACHE:
             require(sim)
-            # in-process: a simulator crash takes down one xdist worker, which xdist reports as a failure
-            _CACHE[key] = run_scenario(scenario, sim, profile, dt_ms, dtype=dtype, isolate=False)
+            _CACHE[key] = run_scenario(scenario, sim, profile, dt_ms, dtype=dtype)
         return _CACHE[key]
 
     return get

@@ -19,8 +19,9 @@ The helpers here (array checks that name file and field) are shared by the loade
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,11 +206,21 @@ def receptor_names(n_receptors: int) -> tuple[str, ...]:
 
 
 def finish_spec(spec: NetworkSpec, source: str) -> NetworkSpec:
-    """``spec.validated()``, with any SpecError re-raised to name the file it came from."""
+    """``spec.validated()`` (with its plausibility check), errors and warnings naming the file it came from."""
+    import warnings
+
+    from snnval.plausibility import PlausibilityWarning
+
     try:
-        return spec.validated()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PlausibilityWarning)
+            out = spec.validated()
     except SpecError as exc:
         raise SpecError(f"{source} ({exc.source})", exc.field, exc.expected) from exc
+    for w in caught:  # re-issued with the file's name; other warnings pass through unchanged
+        message = f"{source}: {w.message}" if issubclass(w.category, PlausibilityWarning) else w.message
+        warnings.warn(message, w.category, stacklevel=2)
+    return out
 
 
 def read_h5_array(
@@ -253,6 +264,29 @@ def read_h5_array(
     return check_array(value, source, full, kind=kind, shape=shape, finite=finite)
 
 
+@contextlib.contextmanager
+def open_h5(path: str | Path, source: str | None = None) -> Iterator[Any]:
+    """Open an HDF5 file for reading; every h5py failure becomes a SpecError naming the file.
+
+    Truncated or damaged files fail in h5py with OSError, KeyError, ValueError or RuntimeError, at
+    open or only when a dataset is read; a loader must report them as bad input, not crash.
+    """
+    import h5py
+
+    src = str(path) if source is None else source
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise SpecError(src, "file", f"a readable, complete HDF5 file (h5py: {exc})") from None
+    try:
+        with f:
+            yield f
+    except SpecError:
+        raise
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
+        raise SpecError(src, "file", f"a complete HDF5 file (reading failed: {type(exc).__name__}: {exc})") from None
+
+
 def json_attr(text: Any, source: str, field_name: str, expected: str) -> Any:
     """Decode a JSON string attribute (bytes or str), or raise SpecError."""
     if isinstance(text, bytes):
@@ -286,7 +320,7 @@ def load_model_file(path: str | Path, **kwargs: Any) -> LoadedModel:
 
     if not h5py.is_hdf5(path):
         raise SpecError(str(path), "format", "an HDF5 model file (snnval or desplit layout) or a SONATA .json config")
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         fmt = f.attrs.get("format")
         is_desplit = "neurons/glif3_params" in f
     if isinstance(fmt, bytes):

@@ -53,6 +53,7 @@ from snnval.loaders import (
     check_connections,
     check_ids,
     finish_spec,
+    open_h5,
     read_h5_array,
     receptor_names,
 )
@@ -149,7 +150,7 @@ def load_desplit(
     if not (dt_ms > 0 and np.isfinite(dt_ms)):
         raise SpecError("load_desplit", "dt_ms", "a finite number > 0")
     notes: list[str] = []
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         for group in ("neurons", "neurons/glif3_params", "recurrent", "input"):
             if group not in f:
                 raise SpecError(source, group, "a group of the desplit layout (missing)")

@@ -12,6 +12,7 @@ Round trip is exact: arrays are stored as int64/float64 and come back bit for bi
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from snnval.loaders import (
     check_connections,
     finish_spec,
     json_attr,
+    open_h5,
     read_h5_array,
 )
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
@@ -186,8 +188,13 @@ def save_model(
     if not path.parent.is_dir():
         raise SpecError(source, "path", f"a file in an existing directory ({path.parent} does not exist)")
 
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    # built in memory, written with plain I/O: HDF5 writing onto a full disk can crash the process
+    # (see snnval.golden._write_atomically); a plain write raises OSError and keeps the old file
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
         _write(f, spec, readout, metadata, compression, source)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
     return path
 
 
@@ -284,7 +291,7 @@ def load_model(path: str | Path) -> LoadedModel:
         raise SpecError(source, "path", "an existing snnval model file")
     if not h5py.is_hdf5(path):
         raise SpecError(source, "format", "an HDF5 file (references/MODEL_FORMAT.md)")
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         fmt = f.attrs.get("format")
         if isinstance(fmt, bytes):
             fmt = fmt.decode()

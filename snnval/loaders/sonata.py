@@ -46,8 +46,9 @@ Read with h5py and pandas straight from the SONATA files (SONATA specification, 
     ``receptor_type`` must be absent or 0.
   - ``model_template`` must be ``static_synapse`` (or absent): the spec holds static synapses only.
 
-Sources are named ``<population>_<node_id>``. Populations: the ``pop_name`` node-type column
-(``<population>:<pop_name>`` when there is more than one neuron population).
+Sources are named ``<population>_<node_id>``. Populations (the statistical tier's groups): per node type,
+the first of the node-type columns ``pop_name``, ``model_name``, ``ei`` that has a value
+(``<population>:<label>`` when there is more than one neuron population).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ import numpy as np
 import pandas as pd
 
 from snnval.errors import SpecError
-from snnval.loaders import LoadedModel, check_array, check_connections, finish_spec, receptor_names
+from snnval.loaders import LoadedModel, check_array, check_connections, finish_spec, open_h5, receptor_names
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
 
 #: Placeholders for the GLIF3 columns of NEST-native node types: NEST 3.10's iaf_psc_alpha defaults
@@ -79,6 +80,17 @@ _IAF_DEFAULTS = {
     "tau_m": 10.0,
     "t_ref": 2.0,
     "tau_syn_ex": 2.0,
+}
+
+#: NEST 3.10's default initial V_m (mV) per model (``nest.GetDefaults(model)["V_m"]``; a test checks them
+#: against NEST). Setting E_L does not move V_m, so a node created without V_m starts here, not at E_L.
+NEST_DEFAULT_V_M = {
+    "glif_psc": -78.85,
+    "iaf_psc_alpha": -70.0,
+    "iaf_psc_exp": -70.0,
+    "iaf_cond_exp": -70.0,
+    "iaf_psc_exp_ps": -70.0,
+    "iaf_psc_alpha_ps": -70.0,
 }
 
 _GLIF3_REQUIRED = ("V_th", "E_L", "V_reset", "g", "C_m", "t_ref", "asc_amps", "tau_syn")
@@ -106,6 +118,8 @@ class _Pop:
     node_ids: np.ndarray  # ascending
     type_key: np.ndarray  # per sorted node: index into the global node-type list
     virtual: bool
+    node_type_id: np.ndarray  # per sorted node: its node_type_id in ``types_csv``
+    types_csv: str
     offset: int = 0  # first spec index (neuron id or source id)
 
     def index_of(self, ids: np.ndarray, source: str, field_name: str) -> np.ndarray:
@@ -224,13 +238,31 @@ def _substitute(text: str, manifest: dict[str, str]) -> str:
     return text
 
 
-def _config_paths(config: Path) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]], Path | None, Path | None]:
-    """(node files, edge files, point_neuron_models_dir, synaptic_models_dir) of a SONATA config."""
+#: Longest chain of simulation configs pointing to circuit configs ("network") that is followed.
+_MAX_CONFIG_DEPTH = 8
+
+
+def _config_paths(
+    config: Path, _chain: tuple[Path, ...] = ()
+) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]], Path | None, Path | None]:
+    """(node files, edge files, point_neuron_models_dir, synaptic_models_dir) of a SONATA config.
+
+    ``_chain``: the configs that led here; a config that includes itself (directly or through
+    others) is refused by name instead of recursing until Python's RecursionError.
+    """
     source = str(config)
+    resolved = config.resolve()
+    if resolved in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, resolved))
+        raise SpecError(source, "network", f"a config that does not include itself (cycle: {cycle})")
+    if len(_chain) >= _MAX_CONFIG_DEPTH:
+        raise SpecError(source, "network", f"at most {_MAX_CONFIG_DEPTH} nested configs")
     if not config.is_file():
         raise SpecError(source, "path", "an existing SONATA config (.json)")
     try:
         cfg = json.loads(config.read_text())
+    except (UnicodeDecodeError, OSError) as exc:
+        raise SpecError(source, "content", f"a readable UTF-8 JSON file ({exc})") from None
     except json.JSONDecodeError as exc:
         raise SpecError(source, "content", f"a JSON object ({exc})") from exc
     if not isinstance(cfg, dict):
@@ -245,7 +277,7 @@ def _config_paths(config: Path) -> tuple[list[tuple[Path, Path]], list[tuple[Pat
 
     # A simulation config may point to its circuit config ("network"); follow it.
     if "networks" not in cfg and isinstance(cfg.get("network"), str):
-        return _config_paths(path(cfg["network"], "network"))
+        return _config_paths(path(cfg["network"], "network"), (*_chain, resolved))
     nets = cfg.get("networks")
     if not isinstance(nets, dict) or not isinstance(nets.get("nodes"), list):
         raise SpecError(source, "networks.nodes", "a list of {nodes_file, node_types_file}")
@@ -320,8 +352,6 @@ def _glif3_row(params: dict, where: str, csv: str, notes: list[str]) -> dict:
     ignored = sorted(set(params) - _GLIF3_KNOWN)
     if ignored:
         notes.append(f"{where}: ignored glif_psc keys {ignored}")
-    if "V_m" in params:
-        notes.append(f"{where}: initial V_m ignored (the initial_v semantics knob sets it)")
     return row
 
 
@@ -382,6 +412,37 @@ def _classify(template: Any, params: dict, where: str, csv: str) -> str:
 # --- the loader ---------------------------------------------------------------------------------------------
 
 
+#: Node-type columns that name a node type's group, in order of preference (bmtk examples and the Allen
+#: V1 model use ``pop_name``; other builders write ``model_name`` or only an ``ei`` column).
+GROUP_COLUMNS = ("pop_name", "model_name", "ei")
+
+
+def _group_label(types: pd.DataFrame, type_id: int) -> Any:
+    """The node type's group label: the first of :data:`GROUP_COLUMNS` with a value, else None."""
+    for column in GROUP_COLUMNS:
+        value = _cell(types, type_id, column)
+        if value is not None and str(value).strip():
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class SonataNodes:
+    """Where each spec neuron and source came from: SONATA population names and node ids, in spec order.
+
+    ``neurons``/``sources``: (population, node ids ascending, node_type_ids, node-types CSV, spec offset).
+    """
+
+    neurons: tuple[tuple[str, np.ndarray, np.ndarray, str, int], ...]
+    sources: tuple[tuple[str, np.ndarray, np.ndarray, str, int], ...]
+
+    def lookup(self, which: str, population: str) -> tuple[np.ndarray, np.ndarray, str, int] | None:
+        for name, ids, types, csv, offset in self.neurons if which == "neurons" else self.sources:
+            if name == population:
+                return ids, types, csv, offset
+        return None
+
+
 def load_sonata(
     config: str | Path | None = None,
     *,
@@ -395,6 +456,24 @@ def load_sonata(
     ``nodes``/``edges``: ``(h5 file, types CSV)`` pairs, used when ``config`` is None.
     ``components_dir``: where ``dynamics_params`` JSON files live (overrides the config's components).
     Conventions (node models, weights, delays, receptors) are in the module docstring.
+    """
+    return load_sonata_nodes(config, nodes=nodes, edges=edges, components_dir=components_dir, name=name)[0]
+
+
+def load_sonata_nodes(
+    config: str | Path | None = None,
+    *,
+    nodes: Sequence[tuple[str | Path, str | Path]] = (),
+    edges: Sequence[tuple[str | Path, str | Path]] = (),
+    components_dir: str | Path | None = None,
+    name: str | None = None,
+    nest_default_v_m: bool = False,
+) -> tuple[LoadedModel, SonataNodes]:
+    """:func:`load_sonata` plus the SONATA identity (population, node id) of every spec neuron and source.
+
+    ``nest_default_v_m``: give node types whose parameters set no ``V_m`` NEST's default ``V_m`` of their
+    model (:data:`NEST_DEFAULT_V_M`), which is where bmtk pointnet starts them (it creates the nodes with
+    the file's parameters only; NEST does not move V_m when E_L is set).
     """
     if config is not None:
         node_files, edge_files, cell_dir, syn_dir = _config_paths(Path(config))
@@ -419,7 +498,7 @@ def load_sonata(
         types = _read_types_csv(csv_path, "node_type_id")
         if not h5_path.is_file() or not h5py.is_hdf5(h5_path):
             raise SpecError(src, "path", "an existing SONATA nodes HDF5 file")
-        with h5py.File(h5_path, "r") as f:
+        with open_h5(h5_path) as f:
             if "nodes" not in f or not len(f["nodes"]):
                 raise SpecError(src, "nodes", "a group with one subgroup per node population")
             for pop_name in sorted(f["nodes"]):
@@ -464,12 +543,22 @@ def load_sonata(
                                 _cell(types, t, "dynamics_params"), cell_dir, csv_path, f"{where}.dynamics_params"
                             )
                             model = _classify(_cell(types, t, "model_template"), params, where, str(csv_path))
-                            info = (str(csv_path), t, params, model, _cell(types, t, "pop_name"))
+                            info = (str(csv_path), t, params, model, _group_label(types, t))
                         type_keys[key] = len(type_info)
                         type_info.append(info)
                     keys[j] = type_keys[key]
                 order = np.argsort(nid, kind="stable")
-                pops.append(_Pop(pop_name, src, nid[order], keys[np.searchsorted(uniq, ntid[order])], virtual[0]))
+                pops.append(
+                    _Pop(
+                        pop_name,
+                        src,
+                        nid[order],
+                        keys[np.searchsorted(uniq, ntid[order])],
+                        virtual[0],
+                        ntid[order],
+                        str(csv_path),
+                    )
+                )
     if len({p.name for p in pops}) != len(pops):
         raise SpecError(label, "nodes", "unique population names across node files")
 
@@ -506,10 +595,16 @@ def load_sonata(
         where = f"node_type {t}.dynamics_params"
         if model == "glif3":
             rows.append(_glif3_row(params, where, csv, notes))
-            native.append({})
+            # the only glif_psc state the spec carries per type: the initial V_m the file states
+            native.append({"V_m": _number(params["V_m"], csv, f"{where}.V_m")} if "V_m" in params else {})
         else:
             rows.append(_native_row(params, n_rec))
             native.append(dict(params))
+        if nest_default_v_m and "V_m" not in native[-1]:
+            nest_model = "glif_psc" if model == "glif3" else model
+            if nest_model not in NEST_DEFAULT_V_M:
+                raise SpecError(csv, f"{where}.V_m", f"an initial V_m for NEST model {nest_model!r} (no default known)")
+            native[-1]["V_m"] = NEST_DEFAULT_V_M[nest_model]
         names.append(f"{t}:{pop_name}" if pop_name is not None else str(t))
     cells = GLIF3Cells(
         **{col: np.array([r[col] for r in rows], dtype=float) for col in rows[0]},
@@ -528,7 +623,7 @@ def load_sonata(
         types = _read_types_csv(csv_path, "edge_type_id")
         if not h5_path.is_file() or not h5py.is_hdf5(h5_path):
             raise SpecError(src, "path", "an existing SONATA edges HDF5 file")
-        with h5py.File(h5_path, "r") as f:
+        with open_h5(h5_path) as f:
             if "edges" not in f:
                 raise SpecError(src, "edges", "a group with one subgroup per edge population")
             for epop in sorted(f["edges"]):
@@ -632,7 +727,11 @@ def load_sonata(
         "nodes": [[str(a), str(b)] for a, b in node_files],
         "edges": [[str(a), str(b)] for a, b in edge_files],
     }
-    return LoadedModel(spec, None, metadata, report)
+    node_map = SonataNodes(
+        neurons=tuple((p.name, p.node_ids, p.node_type_id, p.types_csv, p.offset) for p in neuron_pops),
+        sources=tuple((p.name, p.node_ids, p.node_type_id, p.types_csv, p.offset) for p in pops if p.virtual),
+    )
+    return LoadedModel(spec, None, metadata, report), node_map
 
 
 def _edge_properties(
@@ -706,4 +805,4 @@ def _edge_properties(
     return out
 
 
-__all__ = ["load_sonata"]
+__all__ = ["GROUP_COLUMNS", "NEST_DEFAULT_V_M", "SonataNodes", "load_sonata", "load_sonata_nodes"]

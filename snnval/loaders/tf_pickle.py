@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 
 from snnval.errors import SnnvalError, SpecError
-from snnval.loaders import LoadedModel, check_array, check_connections, finish_spec, receptor_names
+from snnval.loaders import LoadedModel, check_array, check_connections, finish_spec, open_h5, receptor_names
 from snnval.semantics import TF_MAX_DELAY_MS
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
 from snnval.units import bkg_tf_to_pA, weight_tf_to_pA
@@ -90,9 +90,10 @@ def _untrusted_message(paths: list[Path]) -> str:
     return (
         f"refusing to load {names}: Python pickle files can execute arbitrary code while they are being "
         "loaded, so a tampered network_dat.pkl/input_dat.pkl could run anything with your permissions. "
-        "Load them only if you trust where they came from, by passing trust_pickle=True to "
-        "snnval.loaders.tf_pickle.load_tf_model (CLI: --trust-pickle). Better still, convert them once "
-        "to the project's model format (snnval.loaders.model_h5.save_model), which cannot run code."
+        "Load them only if you trust where they came from, by passing trust_pickle=True (the boolean) to "
+        "snnval.loaders.tf_pickle.load_tf_model from Python; the command line never loads pickles. Better "
+        "still, convert them once to the project's model format (snnval.loaders.model_h5.save_model), which "
+        "cannot run code, and give the CLI that file."
     )
 
 
@@ -244,7 +245,7 @@ def _read_checkpoint(checkpoint: Mapping[str, Any] | str | Path) -> tuple[dict[s
 
     if h5py.is_hdf5(path):
         out = {}
-        with h5py.File(path, "r") as f:
+        with open_h5(path) as f:
             for k in CHECKPOINT_KEYS:
                 if k in f:
                     if not isinstance(f[k], h5py.Dataset):
@@ -356,8 +357,9 @@ def load_tf_model(
 ) -> LoadedModel:
     """Load the TF training code's ``network_dat.pkl`` + ``input_dat.pkl`` (+ checkpoint) as a NetworkSpec.
 
-    ``trust_pickle`` must be True: unpickling can execute arbitrary code (:class:`UntrustedPickle`
-    otherwise, raised before either file is opened). ``checkpoint``: trained variables (see the module
+    ``trust_pickle`` must be the boolean True: unpickling can execute arbitrary code
+    (:class:`UntrustedPickle` for False, SpecError for anything that is not a bool such as the
+    string "false", both raised before either file is opened). ``checkpoint``: trained variables (see the module
     docstring) as a dict of arrays, an ``.npz`` or an HDF5 file; what it holds replaces the pkl's
     weights, connectivity and delays. ``neuron_ids``: the bmtk ids of the neurons TF kept (all if None).
     ``dt_ms``/``max_delay_ms``: the TF run's step and ``max_delay`` flag, used to read checkpoint delays
@@ -368,7 +370,16 @@ def load_tf_model(
     The report holds counts, where weights and delays came from, and the delay comparison.
     """
     network_pkl, input_pkl = Path(network_pkl), Path(input_pkl)
-    if not trust_pickle:
+    # Only the boolean True unlocks unpickling: a truthy string such as "false" (from a config file or
+    # an environment variable) must not run pickled code.
+    if trust_pickle is not True:
+        if trust_pickle is not False:
+            raise SpecError(
+                "load_tf_model",
+                "trust_pickle",
+                f"the boolean True or False, got {trust_pickle!r} ({type(trust_pickle).__name__}); "
+                "no pickle was opened",
+            )
         raise UntrustedPickle(_untrusted_message([network_pkl, input_pkl]))
     if not (dt_ms > 0 and np.isfinite(dt_ms)):
         raise SpecError("load_tf_model", "dt_ms", "a finite number > 0")

@@ -28,6 +28,10 @@ class Scenario:
     golden_neurons: tuple[int, ...] | None = None
     #: why a golden without spikes is still meaningful (empty: such a golden is refused)
     empty_golden_reason: str = ""
+    #: simulated time (ms) and the times (ms) where the stimulus changes: a dt must divide each
+    #: (snnval.preflight refuses one that does not; 0.0 = derive the duration from a build at dts_ms[0])
+    duration_ms: float = 0.0
+    grid_times_ms: tuple[float, ...] = ()
 
     def build(self, dt_ms: float) -> tuple[NetworkSpec, FrozenStimulus]:
         spec = self.build_spec().validated()

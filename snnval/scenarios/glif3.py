@@ -173,6 +173,8 @@ GLIF3_SCENARIOS: tuple[Scenario, ...] = (
         _single_stimulus,
         record=("V_m", "ASC"),
         min_spikes=10,
+        duration_ms=300.0,
+        grid_times_ms=(20.0, 220.0),
     ),
     Scenario(
         "synaptic_events",
@@ -182,6 +184,8 @@ GLIF3_SCENARIOS: tuple[Scenario, ...] = (
         record=("V_m", "I_syn"),
         min_spikes=0,
         empty_golden_reason="subthreshold by design: the PSC and PSP shapes are what is checked",
+        duration_ms=330.0,
+        grid_times_ms=(10.0, 90.0, 170.0, 250.0),
     ),
     Scenario(
         "glif3_network",
@@ -192,5 +196,7 @@ GLIF3_SCENARIOS: tuple[Scenario, ...] = (
         record=("V_m",),
         min_spikes=500,
         golden_neurons=tuple(range(0, 12)) + tuple(range(N_EXC, N_EXC + 8)),
+        duration_ms=1000.0,
+        grid_times_ms=(200.0, 300.0),  # drive modulation: 200 ms on, 100 ms weaker
     ),
 )

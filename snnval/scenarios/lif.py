@@ -185,6 +185,8 @@ LIF_SCENARIOS: tuple[Scenario, ...] = (
         _lif_stimulus,
         record=("V_m",),
         min_spikes=20,
+        duration_ms=LIF_DURATION_MS,
+        grid_times_ms=(LIF_ON_MS, LIF_STEP_MS, LIF_OFF_MS),
     ),
     Scenario(
         "lif_discrete_single",
@@ -194,5 +196,7 @@ LIF_SCENARIOS: tuple[Scenario, ...] = (
         dts_ms=(1.0,),  # the rule is defined per step; dt only labels time
         record=("V_m",),
         min_spikes=10,
+        duration_ms=float(DISCRETE_STEPS),  # at dt 1 ms
+        grid_times_ms=tuple(float(t) for t in (DISCRETE_ON_STEP, DISCRETE_OFF_STEP, *(e[0] for e in DISCRETE_EVENTS))),
     ),
 )
