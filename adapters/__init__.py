@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
     "brian2": "snnval.adapters.brian2_sim:Brian2Adapter",
     "bmtk": "snnval.adapters.external_process:BmtkPointnetAdapter",
+    "snntorch": "snnval.adapters.snntorch_sim:SnnTorchAdapter",
 }
 
 __all__ = [

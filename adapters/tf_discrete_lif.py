@@ -75,6 +75,9 @@ class TFDiscreteLIFNetwork(TFGlif3Network):
         self.g = spec.per_neuron("g_nS")
         is_delta_iaf = np.asarray(spec.cells.models, dtype=object)[spec.node_type] == "iaf_psc_delta"
         self.n_ref = np.where(is_delta_iaf, refractory_steps(spec.per_neuron("t_ref_ms"), self.dt), 0).astype(float)
+        # refractory="mask_spikes": TF-billeh's float countdown (spikes masked for t_ref while V integrates;
+        # no effect when t_ref <= dt); lif_discrete has no refractory period under either value
+        self.t_ref_mask = np.where(is_delta_iaf, spec.per_neuron("t_ref_ms"), 0.0)
 
     def _unroll(self, drive, current, rec_ids, record, train):
         tf, c, sem = self.tf, self.c, self.sem
@@ -89,6 +92,8 @@ class TFDiscreteLIFNetwork(TFGlif3Network):
         u0 = u_reset if sem.initial_v == "v_reset" else tf.zeros(N, self.dtype)
         zeros = tf.zeros((B, N), self.dtype)
         n_ref = self._c(self.n_ref)
+        mask = sem.refractory == "mask_spikes"
+        t_ref_mask, dt = self._c(self.t_ref_mask), self.tf.constant(self.dt, self.dtype)
         # (spike buffer z[t-1..t-D], u, jumps that arrived in the previous step, current in force
         # (normalised pA), refractory steps left)
         state0 = (tf.zeros((B, N * D), self.dtype), tf.tile(u0[None], (B, 1)), zeros, zeros, zeros)
@@ -104,15 +109,21 @@ class TFDiscreteLIFNetwork(TFGlif3Network):
             u_new = beta * u_start + current_gain * i_e + jumps
             if sem.reset == "subtract_next_step":
                 u_new -= z_prev * sub
-            refractory = r > 0.5  # V held, arriving spikes dropped (iaf_psc_delta; never for lif_discrete)
-            u_new = tf.where(refractory, u, u_new)
-            r_new = tf.where(refractory, r - 1.0, r)
-            z = self._spike(u_new - 1.0, train) * tf.cast(tf.logical_not(refractory), self.dtype)
+            if mask:  # r: refractory time left (ms); spikes masked while V integrates
+                r_new = tf.nn.relu(r + z_prev * t_ref_mask - dt)
+                allowed = r_new <= 0.0
+            else:
+                refractory = r > 0.5  # V held, arriving spikes dropped (iaf_psc_delta; never for lif_discrete)
+                u_new = tf.where(refractory, u, u_new)
+                r_new = tf.where(refractory, r - 1.0, r)
+                allowed = tf.logical_not(refractory)
+            z = self._spike(u_new - 1.0, train) * tf.cast(allowed, self.dtype)
             if sem.reset == "hard_same_step":
                 u_new = tf.where(z > 0.5, tf.broadcast_to(u_reset, u_new.shape), u_new)
             elif sem.reset == "subtract_same_step":
                 u_new -= z * sub
-            r_new = tf.where(z > 0.5, tf.broadcast_to(n_ref, r_new.shape), r_new)
+            if not mask:
+                r_new = tf.where(z > 0.5, tf.broadcast_to(n_ref, r_new.shape), r_new)
             new_buf = tf.concat([z, z_buf[:, : N * (D - 1)]], axis=1)
             return (new_buf, u_new, arriving, current[:, t], r_new), z, u_new
 

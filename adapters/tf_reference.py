@@ -400,7 +400,9 @@ class TFReferenceAdapter(Adapter):
             # (iaf_psc_delta: NEST's hard reset with V held for t_ref only)
             model_knobs={
                 "glif3": {"reset": KNOB_VALUES["reset"], "input_timing": ("end_of_arrival_step",)},
-                "iaf_psc_delta": {"reset": ("hard_same_step",), "refractory": ("clamp",)},
+                # iaf_psc_delta: every reset; refractory clamp (NEST) or mask_spikes (TF's float countdown:
+                # no effect when t_ref <= dt, where it is the libraries' discrete rule)
+                "iaf_psc_delta": {"reset": ALL_KNOB_VALUES["reset"], "refractory": KNOB_VALUES["refractory"]},
             },
         )
 

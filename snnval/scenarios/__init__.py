@@ -12,11 +12,12 @@ from __future__ import annotations
 from snnval.scenarios.base import Scenario
 from snnval.scenarios.glif3 import GLIF3_SCENARIOS, SINGLE_NEURON_VARIANTS
 from snnval.scenarios.lif import LIF_SCENARIOS
+from snnval.scenarios.lif_delta import LIF_DELTA_SCENARIOS
 from snnval.scenarios.networks import NETWORK_SCENARIOS
 
 __all__ = ["SCENARIOS", "SINGLE_NEURON_VARIANTS", "Scenario", "get_scenario"]
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*GLIF3_SCENARIOS, *LIF_SCENARIOS, *NETWORK_SCENARIOS)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*GLIF3_SCENARIOS, *LIF_SCENARIOS, *NETWORK_SCENARIOS, *LIF_DELTA_SCENARIOS)}
 
 
 def get_scenario(name: str) -> Scenario:
