@@ -29,7 +29,8 @@ def check_discrete_lif(spec: NetworkSpec, dt_ms: float, config: RunConfig, libra
     """Raise NotApplicable unless the network is the discrete rule these libraries run.
 
     Their neurons reset to 0 (zero reset) or subtract the threshold, so V_reset must equal E_L; they
-    have no refractory period (iaf_psc_delta only under refractory=mask_spikes with t_ref <= dt, where it masks nothing) and no delay buffers (every delay one step).
+    have no refractory period (iaf_psc_delta only under refractory=mask_spikes with t_ref <= dt, where
+    it masks nothing) and no delay buffers (every delay one step).
     """
     types = np.unique(spec.node_type)
     c = spec.cells
@@ -43,7 +44,9 @@ def check_discrete_lif(spec: NetworkSpec, dt_ms: float, config: RunConfig, libra
             f"ceil(t_ref/dt) >= 1 steps"
         )
     if np.any(spec.per_neuron("t_ref_ms")[delta] > dt_ms):
-        raise NotApplicable(f"{library}'s LIF has no refractory period: iaf_psc_delta needs t_ref <= dt to mask nothing")
+        raise NotApplicable(
+            f"{library}'s LIF has no refractory period: iaf_psc_delta needs t_ref <= dt to mask nothing"
+        )
     for name, syn, fn in (("recurrent", spec.synapses, delay_steps), ("input", spec.inputs, input_delay_steps)):
         if len(syn):
             d = fn(syn.delay_ms, dt_ms, config.semantics)

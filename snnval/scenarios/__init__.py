@@ -17,7 +17,9 @@ from snnval.scenarios.networks import NETWORK_SCENARIOS
 
 __all__ = ["SCENARIOS", "SINGLE_NEURON_VARIANTS", "Scenario", "get_scenario"]
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (*GLIF3_SCENARIOS, *LIF_SCENARIOS, *NETWORK_SCENARIOS, *LIF_DELTA_SCENARIOS)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s for s in (*GLIF3_SCENARIOS, *LIF_SCENARIOS, *NETWORK_SCENARIOS, *LIF_DELTA_SCENARIOS)
+}
 
 
 def get_scenario(name: str) -> Scenario:
