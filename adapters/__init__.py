@@ -24,6 +24,7 @@ BUILTIN: dict[str, str] = {
     "brian2": "snnval.adapters.brian2_sim:Brian2Adapter",
     "bmtk": "snnval.adapters.external_process:BmtkPointnetAdapter",
     "snntorch": "snnval.adapters.snntorch_sim:SnnTorchAdapter",
+    "brainpy": "snnval.adapters.brainpy_sim:BrainPyAdapter",
 }
 
 __all__ = [

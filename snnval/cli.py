@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_list)
 
-    def common(s, profile=True, sonata=False):
+    def common(s, profile=True, sonata=False, device=False):
         if sonata:
             s.add_argument("scenario", nargs="?", help="a scenario name (or give --sonata CONFIG)")
             s.add_argument("--sonata", metavar="CONFIG", help="a SONATA simulation config (bmtk layout) instead")
@@ -329,13 +329,17 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("scenario")
         s.add_argument("--dt", type=float, default=None, help="step in ms (default: the scenario's first dt)")
         s.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-        s.add_argument(
-            "--device", choices=("cpu", "cuda", "gpu"), default="cpu", help="device of GPU-class adapters (torch, JAX)"
-        )
+        if device:
+            s.add_argument(
+                "--device",
+                choices=("cpu", "cuda", "gpu"),
+                default="cpu",
+                help="device of GPU-class adapters (torch, JAX)",
+            )
         s.add_argument("--json", action="store_true", help="print one JSON object with the figures")
 
     s = sub.add_parser("run", help="run one scenario (or a SONATA simulation config) on one adapter")
-    common(s, sonata=True)
+    common(s, sonata=True, device=True)
     s.add_argument("--sim", required=True)
     s.add_argument("--profile", default="nest-glif-psc")
     s.add_argument("--threads", type=int, default=1)
@@ -343,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("compare", help="run a scenario (or a SONATA config) on two adapters and compare them")
-    common(s, sonata=True)
+    common(s, sonata=True, device=True)
     s.add_argument("--sim", action="append", required=True, help="give twice: reference, then candidate")
     s.add_argument("--profile-a", default="nest-glif-psc")
     s.add_argument("--profile-b", default="nest-glif-psc")
