@@ -8,12 +8,17 @@ NEST and the TF reference run it under profile ``nest-psc-delta`` (hard_same_ste
 in_arrival_step), provided the hold lasts ceil(t_ref/dt) steps like NEST's: BrainPy's test holds
 floor(t_ref/dt) steps, so t_ref must be a whole number of steps (else not applicable).
 
-Mapping: one LifRef population holds every neuron; input spikes and recurrent spikes are BrainPy delta
-inputs (``add_inp_fun(..., category="delta")``) in mV, one step after emission (recurrent: the previous
-step's spikes through a dense weight matrix); delays other than one step are not applicable here (BrainPy
-has delay buffers, but this adapter does not map them yet). Injected current follows the suite's
-convention (:class:`snnval.stimulus.CurrentSteps`). BrainPy runs float32 unless x64 is enabled: the
-run's dtype sets it.
+
+
+Mapping: one LifRef population holds every neuron. Recurrent synapses use BrainPy's own delay buffers:
+one ``brainpy.dyn.FullProjDelta`` per distinct delay of d steps and a dense ``brainpy.dnn.Linear``
+(mV jumps), run before the neuron update in each step. BrainPy's delay of D ms delivers one step early
+(BrainPy#709: after D/dt - 1 steps; :data:`DELAY_SHORTFALL_STEPS`), so the adapter passes
+D = (d + 1) dt and a spike of step s arrives in step s + d, the suite's convention. Input spikes (the frozen stimulus) are delta inputs shifted by their
+delay in steps. Injected current follows the suite's convention (:class:`snnval.stimulus.CurrentSteps`).
+The refractory test runs on the step index (``t`` in steps, ``tau_ref`` = t_ref / dt steps), so the
+hold lasts exactly t_ref / dt steps with no float rounding of t. BrainPy runs float32 unless x64 is
+enabled: the run's dtype sets it.
 """
 
 from __future__ import annotations
@@ -39,8 +44,15 @@ KNOBS: dict[str, tuple] = {
     "delay_rounding": KNOB_VALUES["delay_rounding"],
     "initial_v": KNOB_VALUES["initial_v"],
     "input_timing": ("in_arrival_step",),
-    "delay_offset_steps": (0,),
+    "delay_offset_steps": ("any",),  # added to every delay before it is mapped (delay_steps)
 }
+
+
+#: BrainPy 2.8.2's delay buffers (``FullProjDelta``/``FullProjAlignPost``, ``delay=D`` ms) deliver a spike of
+#: step s in step s + D/dt - 1 (D >= 2 dt; D = dt acts as the shortest delay the update order allows),
+#: one step earlier than the suite's convention (arrival in step s + d): BrainPy#709, measured in
+#: tests/test_brainpy_adapter.py. The adapter passes D = (d + this) * dt.
+DELAY_SHORTFALL_STEPS = 1
 
 
 class BrainPyAdapter(Adapter):
@@ -75,9 +87,6 @@ class BrainPyAdapter(Adapter):
                 f"BrainPy's LifRef holds V for floor(t_ref/dt) steps, NEST for ceil(t_ref/dt): t_ref "
                 f"{spec.cells.t_ref_ms.tolist()} ms is not a whole number of steps of {dt:g} ms"
             )
-        for name, syn, fn in (("recurrent", spec.synapses, delay_steps), ("input", spec.inputs, input_delay_steps)):
-            if len(syn) and np.any(fn(syn.delay_ms, dt, config.semantics) != 1):
-                raise NotApplicable(f"this BrainPy adapter maps one-step {name} delays only")
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
         import brainpy as bp
@@ -93,20 +102,23 @@ class BrainPyAdapter(Adapter):
         c, t = spec.cells, spec.node_type
         N, B, T = spec.n_neurons, stimulus.n_trials, stimulus.n_steps
         v0 = c.E_L_mV[t] if config.semantics.initial_v == "e_l" else c.V_reset_mV[t]
-        # input jumps (mV) arriving one step after emission; current in force (suite convention)
+        # input jumps (mV) in their arrival step s + d; current in force (suite convention)
         jumps = np.zeros((B, T, N))
         if len(spec.inputs):
             x = stimulus.events.dense(B, T, max(spec.n_sources, 1))
-            w_in = np.zeros((max(spec.n_sources, 1), N))
-            np.add.at(w_in, (spec.inputs.pre, spec.inputs.post), spec.inputs.weight_pA)
-            jumps[:, 1:] = x[:, :-1] @ w_in
+            in_steps = input_delay_steps(spec.inputs.delay_ms, dt, config.semantics)
+            for d in np.unique(in_steps):
+                m = in_steps == d
+                w_in = np.zeros((max(spec.n_sources, 1), N))
+                np.add.at(w_in, (spec.inputs.pre[m], spec.inputs.post[m]), spec.inputs.weight_pA[m])
+                jumps[:, d:] += x[:, : T - d] @ w_in
         current = np.zeros((B, T, N))
         if len(stimulus.currents):
             current[:, 1:] = stimulus.currents.dense_arrivals(B, T, N)[:, :-1]
-        w_rec = np.zeros((N, N))
-        if len(spec.synapses):
-            np.add.at(w_rec, (spec.synapses.post, spec.synapses.pre), spec.synapses.weight_pA)
+        syn = spec.synapses
+        rec_steps = delay_steps(syn.delay_ms, dt, config.semantics) if len(syn) else np.zeros(0, np.int64)
         rec_ids = config.recorded_ids(spec)
+        n_ref = np.round(c.t_ref_ms[t] / dt)  # whole steps (check())
         spikes, volts = [], []
         with jax.default_device(device):
             lif = bp.dyn.LifRef(
@@ -116,22 +128,33 @@ class BrainPyAdapter(Adapter):
                 V_th=c.V_th_mV[t],
                 R=1.0 / c.g_nS[t],  # GOhm: mV per pA
                 tau=c.tau_m_ms[t],
-                tau_ref=c.t_ref_ms[t],
+                tau_ref=n_ref,  # in steps: t is the step index below
                 V_initializer=bp.init.Constant(bm.asarray(v0.astype(np_dtype))),
                 method="exp_auto",
             )
             jump = bm.Variable(bm.zeros(N, dtype=np_dtype))
-            lif.add_inp_fun("snnval_spikes", lambda: jump.value, category="delta")
-            w = bm.asarray(w_rec.astype(np_dtype))
+            lif.add_inp_fun("snnval_inputs", lambda: jump.value, category="delta")
+            projections = []
+            for d in np.unique(rec_steps):  # BrainPy's delay buffer, one projection per delay
+                m = rec_steps == d
+                w = np.zeros((N, N))  # (pre, post): Linear computes spikes @ W
+                np.add.at(w, (syn.pre[m], syn.post[m]), syn.weight_pA[m])
+                comm = bp.dnn.Linear(N, N, W_initializer=bm.asarray(w.astype(np_dtype)), b_initializer=None)
+                delay_ms = float(d + DELAY_SHORTFALL_STEPS) * dt  # BrainPy's delay D delivers after D/dt - 1 steps
+                projections.append(bp.dyn.FullProjDelta(lif, delay_ms, comm, lif))
+
+            group = bp.DynSysGroup(lif, *projections)
 
             def step(i, cur, ext):
-                bp.share.save(t=i * dt, dt=dt)
-                jump.value = ext + w @ lif.spike.value.astype(ext.dtype)  # previous step's spikes
-                return lif.update(cur), lif.V.value
+                bp.share.save(t=i * 1.0, dt=dt, i=i)  # t in steps (refractory test), dt in ms (integration)
+                jump.value = ext
+                for proj in projections:  # before the neuron: the buffer's newest entry is step i - 1
+                    proj()
+                return lif(cur), lif.V.value
 
             t1 = time.perf_counter()
             for b in range(B):  # trials are independent; each starts from the initial state
-                lif.reset_state()
+                bp.reset_state(group)  # V, refractory clocks and every delay buffer
                 jump.value = bm.zeros(N, dtype=np_dtype)
                 spk, v = bm.for_loop(
                     step, (bm.arange(T), bm.asarray(current[b].astype(np_dtype)), bm.asarray(jumps[b].astype(np_dtype)))
