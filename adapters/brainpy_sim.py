@@ -5,20 +5,18 @@ V = integral(V, I) + delta inputs (exponential Euler of tau dV/dt = -(V - V_rest
 constant I: beta = exp(-dt/tau), R = 1/g); V is held at its old value while (t - t_last_spike) <= tau_ref
 (delta inputs dropped); spike if V >= V_th; then V = V_reset in the spike step. That is iaf_psc_delta as
 NEST and the TF reference run it under profile ``nest-psc-delta`` (hard_same_step, clamp,
-in_arrival_step), provided the hold lasts ceil(t_ref/dt) steps like NEST's: BrainPy's test holds
-floor(t_ref/dt) steps, so t_ref must be a whole number of steps (else not applicable).
-
-
+in_arrival_step), provided the hold lasts ceil(t_ref/dt) steps like NEST's: with t in ms BrainPy's test
+holds floor(t_ref/dt) steps (and float rounding of t can change it), so t_ref must be a whole number of
+steps (else not applicable) and the test runs on the step index (``t`` in steps, ``tau_ref`` = t_ref / dt).
 
 Mapping: one LifRef population holds every neuron. Recurrent synapses use BrainPy's own delay buffers:
 one ``brainpy.dyn.FullProjDelta`` per distinct delay of d steps and a dense ``brainpy.dnn.Linear``
 (mV jumps), run before the neuron update in each step. BrainPy's delay of D ms delivers one step early
 (BrainPy#709: after D/dt - 1 steps; :data:`DELAY_SHORTFALL_STEPS`), so the adapter passes
-D = (d + 1) dt and a spike of step s arrives in step s + d, the suite's convention. Input spikes (the frozen stimulus) are delta inputs shifted by their
-delay in steps. Injected current follows the suite's convention (:class:`snnval.stimulus.CurrentSteps`).
-The refractory test runs on the step index (``t`` in steps, ``tau_ref`` = t_ref / dt steps), so the
-hold lasts exactly t_ref / dt steps with no float rounding of t. BrainPy runs float32 unless x64 is
-enabled: the run's dtype sets it.
+D = (d + 1) dt and a spike of step s arrives in step s + d, the suite's convention. Input spikes (the
+frozen stimulus) are delta inputs placed in their arrival step. Injected current follows the suite's
+convention (:class:`snnval.stimulus.CurrentSteps`). BrainPy runs float32 unless x64 is enabled: the
+run's dtype sets it (``brainpy.math.enable_x64`` / ``disable_x64``, process-wide).
 """
 
 from __future__ import annotations
