@@ -6,10 +6,12 @@ resets V in the spike step (``reset=hard_same_step``) and holds it for one step 
 snnTorch's ``Leaky`` (reset_mechanism="zero") resets one step later (``hard_next_step``) and has no
 refractory period (``mask_spikes`` with t_ref = dt masks nothing). So NEST, the TF reference and snnTorch
 all run this scenario, and ``snnval bisect`` can name what separates profile snn-discrete from
-nest-psc-delta. Stimulus and weights are those of ``lif_discrete_single`` (:mod:`.lif`).
+nest-psc-delta. Stimulus and weights are those of ``lif_discrete_single`` (:mod:`.lif`), voltages scaled by 10.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -27,10 +29,21 @@ from snnval.scenarios.lif import (
 )
 from snnval.spec import NetworkSpec
 
-#: NEST iaf_psc_delta parameters: theta = V_th - E_L = 1 mV, V_reset = E_L (the libraries' reset to 0),
-#: tau_m 10 ms and C_m 100 pF (g = 10 nS), t_ref = dt = 1 ms (NEST holds V one step; TF's mask_spikes
+#: Scale of lif_discrete_single's voltages: theta = 10 mV instead of 1 mV (so a hard-reset trace moves by
+#: more than the 1 mV the validation suite's non-triviality guard asks), with the DC steady states and the
+#: input jumps scaled alike (g 1 nS instead of 10 nS, weight x 10): the same spikes relative to theta.
+VOLTAGE_SCALE = 10.0
+#: NEST iaf_psc_delta parameters: theta = V_th - E_L = 10 mV, V_reset = E_L (the libraries' reset to 0),
+#: tau_m 10 ms and C_m 10 pF (g = 1 nS), t_ref = dt = 1 ms (NEST holds V one step; TF's mask_spikes
 #: countdown masks nothing, as the libraries, which have no refractory period)
-DELTA_NO_REF_CELL = {k: DISCRETE_CELL[k] for k in ("C_m", "tau_m", "E_L", "V_th", "V_reset")} | {"t_ref": 1.0}
+DELTA_NO_REF_CELL = {
+    "C_m": DISCRETE_CELL["C_m"] / VOLTAGE_SCALE,
+    "tau_m": DISCRETE_CELL["tau_m"],
+    "E_L": DISCRETE_CELL["E_L"],
+    "V_th": DISCRETE_CELL["E_L"] + VOLTAGE_SCALE * (DISCRETE_CELL["V_th"] - DISCRETE_CELL["E_L"]),
+    "V_reset": DISCRETE_CELL["V_reset"],
+    "t_ref": 1.0,
+}
 
 
 def _spec() -> NetworkSpec:
@@ -42,7 +55,7 @@ def _spec() -> NetworkSpec:
         np.zeros(len(DISCRETE_VARIANTS), np.int64),
         base.synapses,
         n_sources=base.n_sources,
-        inputs=base.inputs,
+        inputs=dataclasses.replace(base.inputs, weight_pA=base.inputs.weight_pA * VOLTAGE_SCALE),  # mV jumps
         source_names=base.source_names,
         populations=base.populations,
         receptor_names=base.receptor_names,
