@@ -163,3 +163,34 @@ def test_bisect_names_what_separates_snntorch_from_nest():
     assert report.ladder[-1][1] == 0  # every named knob flipped: nothing left
     refractory = next(k for k in report.single_flips if k.knob == "refractory")
     assert refractory.first_divergence is not None and refractory.spikes_mismatched > 0
+
+
+def test_tf_mask_spikes_on_iaf_psc_delta_masks_for_t_ref():
+    """TF's iaf_psc_delta under refractory=mask_spikes: TF-billeh's countdown masks spikes for t_ref (here
+    5 steps) while V integrates, so inter-spike intervals grow to >= 5 steps; snnTorch (no refractory
+    period) refuses t_ref > dt."""
+    spec, stim = get_scenario("lif_delta_one_step_ref").build(1.0)
+    long_ref = dataclasses.replace(spec, cells=dataclasses.replace(spec.cells, t_ref_ms=np.array([5.0])))
+    adapter = get_adapter("tf")
+    config = RunConfig(semantics=profile("snn-discrete"))
+    short = adapter.run(spec, stim, config)
+    masked = adapter.run(long_ref, stim, config)
+    dc40 = int(spec.populations["dc_40"][0])
+
+    def isi(result):
+        return np.diff(result.spike_step[result.spike_neuron == dc40])
+
+    assert isi(short).min() < 5  # without masking the strongest neuron fires faster than every 5 steps
+    assert isi(masked).size >= 5 and isi(masked).min() >= 5
+    if get_adapter("snntorch").availability().available:
+        with pytest.raises(NotApplicable, match="t_ref <= dt"):
+            get_adapter("snntorch").check(long_ref, stim, config)
+
+
+def test_registry_derives_the_same_semantics_pairs():
+    """validation/test_scenarios.py checks TF vs snnTorch (snn-discrete) and TF vs BrainPy (nest-psc-delta)."""
+    from snnval.acceptance import same_semantics_pairs
+
+    pairs = same_semantics_pairs()
+    assert ("snn-discrete", "tf", "snntorch") in pairs
+    assert ("nest-psc-delta", "tf", "brainpy") in pairs
