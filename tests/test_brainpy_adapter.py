@@ -148,3 +148,18 @@ def test_device_and_float32():
     assert np.array_equal(f32.spike_step, f64.spike_step)
     # float32 spacing at |V| ~ 70 mV is 7.6e-6 mV; ~100 steps of rounding stay below 1e-3 mV
     assert 0 < np.max(np.abs(f32.state["V_m"] - f64.state["V_m"])) < 1e-3
+
+
+def test_cli_device_gpu():
+    """``--device gpu`` with BrainPy: here not applicable with JAX's reason (exit 2); on a GPU machine it runs."""
+    import subprocess
+    import sys
+
+    devices, reason = jax_devices()
+    cmd = [sys.executable, "-m", "snnval.cli", "run", "lif_delta_one_step_ref", "--sim", "brainpy"]
+    cmd += ["--profile", "nest-psc-delta", "--dt", "1", "--device", "gpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if "gpu" not in devices:
+        assert proc.returncode == 2 and "no CUDA device: jax.devices('gpu')" in proc.stderr, proc.stderr
+        pytest.skip(f"--device gpu cannot run here: {reason} (the CLI says so and exits 2)")
+    assert proc.returncode == 0, proc.stderr
