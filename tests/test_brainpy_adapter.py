@@ -71,7 +71,7 @@ def _recurrent_arrival(delay_steps: int) -> tuple[int, int]:
 
 def _feedforward_arrival(delay_steps: int, explicit_order: bool = True) -> tuple[int, int]:
     """The same through a feed-forward FullProjAlignPost (Expon synapse, CUBA output; BrainPy#709's set-up),
-    presynaptic spike source updated first, as a brainpy.DSRunner user writes it."""
+    presynaptic spike source updated first (explicit_order) or in brainpy.DynSysGroup's own order."""
     import brainpy as bp
     import brainpy.math as bm
 
