@@ -27,6 +27,8 @@ BUILTIN: dict[str, str] = {
     "pynn-nest": "snnval.adapters.pynn:PyNNNestAdapter",
     "pynn-neuron": "snnval.adapters.pynn:PyNNNeuronAdapter",
     "pynn-brian2": "snnval.adapters.pynn:PyNNBrian2Adapter",
+    "snntorch": "snnval.adapters.snntorch_sim:SnnTorchAdapter",
+    "brainpy": "snnval.adapters.brainpy_sim:BrainPyAdapter",
 }
 
 __all__ = [

@@ -87,6 +87,7 @@ class BmtkDPointNetAdapter(Adapter):
                 "delay_rounding": ("tf_clip_half_even",),
                 "initial_v": ("e_l",),
                 "input_delay": ("ignored",),
+                "input_timing": ("end_of_arrival_step",),
                 "delay_offset_steps": (0,),
             },
             dtypes=("float64", "float32"),

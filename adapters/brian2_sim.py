@@ -218,6 +218,8 @@ class Brian2Adapter(Adapter):
                 "initial_v": KNOB_VALUES["initial_v"],
                 "input_delay": ("edge",),
                 "delay_offset_steps": ("any",),
+                # on_pre adds to the synaptic state after the state update of the arrival step, as NEST
+                "input_timing": ("end_of_arrival_step",),
             },
             dtypes=("float64",),
             event_amplitudes="real",

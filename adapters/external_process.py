@@ -68,6 +68,8 @@ class ExternalProcessAdapter(Adapter):
                 "initial_v": KNOB_VALUES["initial_v"],
                 "input_delay": ("edge",),
                 "delay_offset_steps": ("any",),
+                # bmtk pointnet runs NEST: arrivals enter the synaptic state at the end of the step
+                "input_timing": ("end_of_arrival_step",),
             },
             dtypes=("float64",),
             event_amplitudes="integer",

@@ -21,7 +21,8 @@ Step conventions (see :mod:`snnval.semantics`), verified with the NEST 3.10 whee
 Receptors: a ``glif_psc`` target gets receptor r on NEST port r+1. The ``iaf_*`` models have one
 excitatory and one inhibitory synapse selected by the sign of the weight on port 0, so for them the
 spec's receptor index is ignored and the weight is passed unchanged in the model's NEST weight unit
-(pA for ``iaf_psc_*``, nS for ``iaf_cond_exp``): a negative weight is inhibitory.
+(pA for ``iaf_psc_exp/alpha``, mV for ``iaf_psc_delta``, nS for ``iaf_cond_exp``): a negative weight is
+inhibitory.
 
 Recorded currents are NEST's own ``glif_psc`` variables, i.e. the inputs V integrated *during* step k,
 not states at the end of step k (measured; both are left untouched while the neuron is refractory):
@@ -53,12 +54,18 @@ NEST_MODEL = {
     "iaf_psc_alpha": "iaf_psc_alpha",
     "iaf_psc_exp": "iaf_psc_exp",
     "iaf_cond_exp": "iaf_cond_exp",
+    "iaf_psc_delta": "iaf_psc_delta",
     # NEST's precise-spike-time models: they spike off the grid (RunResult.spike_offset_ms) and
     # integrate the offsets of incoming events (Events.offset_ms).
     "iaf_psc_exp_ps": "iaf_psc_exp_ps",
     "iaf_psc_alpha_ps": "iaf_psc_alpha_ps",
 }
 PRECISE_MODELS = ("iaf_psc_exp_ps", "iaf_psc_alpha_ps")
+
+#: iaf_psc_delta adds an arriving spike to V in its arrival step (models/iaf_psc_delta.cpp, update());
+#: every other model here adds it to its synaptic state after V's update of that step.
+_INPUT_TIMING = {m: ("end_of_arrival_step",) for m in NEST_MODEL if m != "iaf_psc_delta"}
+_INPUT_TIMING["iaf_psc_delta"] = ("in_arrival_step",)
 
 #: Canonical recordable -> NEST glif_psc recordable.
 GLIF_RECORDABLE = {"V_m": "V_m", "ASC": "ASCurrents_sum", "I_syn": "I_syn"}
@@ -106,7 +113,7 @@ class NestGlifAdapter(Adapter):
     name = "nest"
     package = "nest-simulator"
     description = "NEST glif_psc (GLIF3) and iaf_* point neurons; NEST's own dynamics and delays"
-    profiles = ("nest-glif-psc",)
+    profiles = ("nest-glif-psc", "nest-psc-delta")
     port_target = True
 
     def __init__(self) -> None:
@@ -121,13 +128,16 @@ class NestGlifAdapter(Adapter):
                 nest_names = set(_import_nest().GetDefaults("glif_psc")["recordables"])
                 self._recordables = tuple(k for k, v in GLIF_RECORDABLE.items() if v in nest_names)
             except Exception:  # capabilities must answer even when NEST cannot be imported
-                return Capabilities(models=tuple(NEST_MODEL), recordables=("V_m",), knobs=self._knobs())
+                return Capabilities(
+                    models=tuple(NEST_MODEL), recordables=("V_m",), knobs=self._knobs(), model_knobs=self._model_knobs()
+                )
         return Capabilities(
             models=tuple(NEST_MODEL),
             max_receptors=4,
             recordables=self._recordables,
             knobs=self._knobs(),
             dtypes=("float64",),
+            model_knobs=self._model_knobs(),
             spike_times="precise",
         )
 
@@ -144,7 +154,13 @@ class NestGlifAdapter(Adapter):
             "initial_v": KNOB_VALUES["initial_v"],
             "input_delay": ("edge",),  # NEST delays every input edge; no same-step input
             "delay_offset_steps": ("any",),
+            # narrowed per model in _model_knobs()
+            "input_timing": ("end_of_arrival_step", "in_arrival_step"),
         }
+
+    @staticmethod
+    def _model_knobs() -> dict[str, dict[str, tuple]]:
+        return {model: {"input_timing": timing} for model, timing in _INPUT_TIMING.items()}
 
     # --- checks that need no NEST kernel -------------------------------------------------------
 

@@ -184,6 +184,7 @@ class PyNNAdapter(Adapter):
             "delay_rounding": KNOB_VALUES["delay_rounding"],
             "initial_v": KNOB_VALUES["initial_v"],
             "input_delay": ("edge",),
+            "input_timing": ("end_of_arrival_step",),
             "delay_offset_steps": ("any",),
         }
 

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
+from snnval.errors import NotApplicable
 from snnval.semantics import (
+    ALL_KNOB_VALUES,
     KNOB_VALUES,
     Semantics,
     delay_steps,
@@ -399,21 +401,42 @@ def _apply_threads(tf, threads: int) -> tuple[int, int]:
 class TFReferenceAdapter(Adapter):
     name = "tf"
     package = "tensorflow-cpu"
-    description = "TensorFlow GLIF3 reference (Billeh V1 training-code step; runs every semantics profile)"
-    profiles = ("tf-billeh", "nest-glif-psc", "bmtk-dpointnet")
+    description = (
+        "TensorFlow reference: GLIF3 (Billeh V1 training-code step; every GLIF3 profile) and the discrete-time LIF rule"
+    )
+    profiles = ("tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "snn-discrete", "nest-psc-delta")
 
     def _import(self) -> None:
         import tensorflow  # noqa: F401
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            models=("glif3",),
+            models=("glif3", "lif_discrete", "iaf_psc_delta"),
             max_receptors=16,
             recordables=("V_m", "ASC", "I_syn"),
-            knobs={**KNOB_VALUES, "delay_offset_steps": ("any",)},
+            knobs={**ALL_KNOB_VALUES, "delay_offset_steps": ("any",)},
             dtypes=("float64", "float32"),
             event_amplitudes="real",
+            # the GLIF3 step implements the section-4 resets and end-of-step arrivals only; the
+            # discrete LIF (tf_discrete_lif.py) implements every reset and both input timings
+            # (iaf_psc_delta: NEST's hard reset with V held for t_ref only)
+            model_knobs={
+                "glif3": {"reset": KNOB_VALUES["reset"], "input_timing": ("end_of_arrival_step",)},
+                # iaf_psc_delta: every reset; refractory clamp (NEST) or mask_spikes (TF's float countdown:
+                # no effect when t_ref <= dt, where it is the libraries' discrete rule)
+                "iaf_psc_delta": {"reset": ALL_KNOB_VALUES["reset"], "refractory": ("clamp", "mask_spikes")},
+            },
         )
+
+    def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
+        super().check(spec, stimulus, config)
+        from snnval.adapters.tf_discrete_lif import DELTA_MODELS
+
+        models = {spec.cells.models[t] for t in np.unique(spec.node_type)}
+        if models != {"glif3"} and not models <= set(DELTA_MODELS):
+            raise NotApplicable(f"the TF reference runs one model family per network, got {sorted(models)}")
+        if models <= set(DELTA_MODELS) and set(config.record) - {"V_m"}:
+            raise NotApplicable(f"{sorted(models)} have no {sorted(set(config.record) - {'V_m'})} (recordable: V_m)")
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
         import tensorflow as tf
@@ -421,7 +444,10 @@ class TFReferenceAdapter(Adapter):
         tf.get_logger().setLevel("ERROR")  # one trace per batch shape is expected: each run builds its own network
         intra, inter = _apply_threads(tf, int(config.threads))
         t0 = time.perf_counter()
-        net = TFGlif3Network(spec, stimulus.dt_ms, config.semantics, config.dtype)
+        network_class = TFGlif3Network
+        if spec.cells.models[int(spec.node_type[0])] != "glif3":
+            from snnval.adapters.tf_discrete_lif import TFDiscreteLIFNetwork as network_class
+        net = network_class(spec, stimulus.dt_ms, config.semantics, config.dtype)
         np_dtype = np.float64 if config.dtype == "float64" else np.float32
         rec_ids = config.recorded_ids(spec)
         run = tf.function(lambda x_, c_: net.simulate(x_, c_, rec_ids, config.record))

@@ -39,6 +39,7 @@ def cmd_list(args) -> int:
                 "version": av.version,
                 "reason": av.reason,
                 "description": ad.description,
+                "devices": list(ad.capabilities().devices) if av.available else [],
             }
         )
     scenarios = [
@@ -51,7 +52,11 @@ def cmd_list(args) -> int:
         return EXIT_OK
     print("Adapters:")
     for a in adapters:
-        state = f"available ({a['version']})" if a["available"] else f"unavailable: {a['reason']}"
+        state = (
+            f"available ({a['version']}; device {', '.join(a['devices'])})"
+            if a["available"]
+            else f"unavailable: {a['reason']}"
+        )
         print(f"  {a['name']:<8} {state}  - {a['description']}")
     print("Scenarios:")
     for s in scenarios:
@@ -169,7 +174,9 @@ def cmd_run(args) -> int:
     _check_run_flags(sc, dt, [args.sim], [args.profile], args.threads)
     if args.out:
         check_output_file(args.out, "--out")
-    result = run_scenario(sc.name, args.sim, args.profile, dt, dtype=args.dtype, threads=args.threads)
+    result = run_scenario(
+        sc.name, args.sim, args.profile, dt, dtype=args.dtype, threads=args.threads, device=args.device
+    )
     summary = {
         "scenario": sc.name,
         "sim": args.sim,
@@ -201,13 +208,13 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-def _compare(scenario_name, sim_a, profile_a, sim_b, profile_b, dt, dtype, window):
+def _compare(scenario_name, sim_a, profile_a, sim_b, profile_b, dt, dtype, window, device="cpu"):
     from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
     from snnval.compare import compare
     from snnval.runner import run_scenario
 
-    a = run_scenario(scenario_name, sim_a, profile_a, dt, dtype=dtype)
-    b = run_scenario(scenario_name, sim_b, profile_b, dt, dtype=dtype)
+    a = run_scenario(scenario_name, sim_a, profile_a, dt, dtype=dtype, device=device)
+    b = run_scenario(scenario_name, sim_b, profile_b, dt, dtype=dtype, device=device)
     tol = {k: v for k, v in SAME_SEMANTICS_TOLERANCES.items() if k in a.state and k in b.state}
     return compare(
         a,
@@ -233,7 +240,9 @@ def cmd_compare(args) -> int:
     _check_run_flags(sc, dt, args.sim, [args.profile_a, args.profile_b])
     if args.window < 0:
         raise SpecError("--window", "window", f"a spike match window in steps >= 0, got {args.window}")
-    cmp = _compare(sc.name, args.sim[0], args.profile_a, args.sim[1], args.profile_b, dt, args.dtype, args.window)
+    cmp = _compare(
+        sc.name, args.sim[0], args.profile_a, args.sim[1], args.profile_b, dt, args.dtype, args.window, args.device
+    )
     if args.json:
         out = cmp.to_dict()
         out.update({"scenario": sc.name, "passed": cmp.passed})
@@ -359,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_list)
 
-    def common(s, profile=True, sonata=False):
+    def common(s, profile=True, sonata=False, device=False):
         if sonata:
             s.add_argument("scenario", nargs="?", help="a scenario name (or give --sonata CONFIG)")
             s.add_argument("--sonata", metavar="CONFIG", help="a SONATA simulation config (bmtk layout) instead")
@@ -374,10 +383,17 @@ def build_parser() -> argparse.ArgumentParser:
             s.add_argument("scenario")
         s.add_argument("--dt", type=float, default=None, help="step in ms (default: the scenario's first dt)")
         s.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+        if device:
+            s.add_argument(
+                "--device",
+                choices=("cpu", "cuda", "gpu"),
+                default="cpu",
+                help="device of GPU-class adapters (torch, JAX)",
+            )
         s.add_argument("--json", action="store_true", help="print one JSON object with the figures")
 
     s = sub.add_parser("run", help="run one scenario (or a SONATA simulation config) on one adapter")
-    common(s, sonata=True)
+    common(s, sonata=True, device=True)
     s.add_argument("--sim", required=True)
     s.add_argument("--profile", default="nest-glif-psc")
     s.add_argument("--threads", type=int, default=1)
@@ -385,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("compare", help="run a scenario (or a SONATA config) on two adapters and compare them")
-    common(s, sonata=True)
+    common(s, sonata=True, device=True)
     s.add_argument("--sim", action="append", required=True, help="give twice: reference, then candidate")
     s.add_argument("--profile-a", default="nest-glif-psc")
     s.add_argument("--profile-b", default="nest-glif-psc")

@@ -33,6 +33,7 @@ from snnval.contract import RECORDABLE_UNITS, RunResult
 from snnval.errors import SpecError
 from snnval.spiketrain_metrics import (
     correlation_coefficients,
+    oscillation_frequency,
     van_rossum_distances_grouped,
     victor_purpura_distances_grouped,
 )
@@ -867,6 +868,8 @@ class PopulationStatistics:
     ``cv_isi``, ``lv``: one value per (trial, neuron) with at least ``min_isis`` intervals.
     ``cc``: Pearson coefficients of binned counts, one per neuron pair (upper triangle) and trial,
     over the first ``max_cc_neurons`` ids; pairs with a silent neuron are undefined and dropped.
+    ``osc_Hz``: one value per trial, the peak frequency of the population-rate power spectrum
+    (:func:`snnval.spiketrain_metrics.oscillation_frequency`; nan for a silent population).
     """
 
     population: str
@@ -877,6 +880,7 @@ class PopulationStatistics:
     cv_isi: np.ndarray
     lv: np.ndarray
     cc: np.ndarray
+    osc_Hz: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def to_dict(self) -> dict:
         def describe(x):
@@ -891,7 +895,7 @@ class PopulationStatistics:
             "n_neurons": int(self.n_neurons),
             "window_steps": list(self.window_steps),
             "bin_steps": int(self.bin_steps),
-            **{name: describe(getattr(self, name)) for name in ("rate_Hz", "cv_isi", "lv", "cc")},
+            **{name: describe(getattr(self, name)) for name in ("rate_Hz", "cv_isi", "lv", "cc", "osc_Hz")},
         }
 
 
@@ -928,6 +932,23 @@ def _cc_values(trial, idx, step, n_trials, n_sub, start, n_bins, bin_steps) -> n
     return np.concatenate(values) if values else np.empty(0)
 
 
+def _oscillation_per_trial(trial, step, n_trials, start, stop, dt, bin_ms) -> np.ndarray:
+    """Peak frequency of the population rate per trial (nan if too short for a 4-bin spectrum)."""
+    bin_steps = max(1, int(round(bin_ms / dt)))
+    n_bins = (stop - start) // bin_steps
+    if n_bins < 4:
+        return np.full(n_trials, np.nan)
+    b = (step - start) // bin_steps
+    keep = b < n_bins
+    counts = np.zeros((n_trials, n_bins))
+    np.add.at(counts, (trial[keep], b[keep]), 1.0)
+    width = bin_steps * dt
+    f_max = min(200.0, 500.0 / width)  # at most the Nyquist frequency of the binned rate
+    if f_max <= 5.0:  # bins too coarse to see any rhythm above the 5 Hz floor
+        return np.full(n_trials, np.nan)
+    return np.array([oscillation_frequency(c, width, f_max_Hz=f_max) for c in counts])
+
+
 def population_statistics(
     result: RunResult,
     populations: Mapping[str, Sequence[int] | np.ndarray],
@@ -935,6 +956,7 @@ def population_statistics(
     bin_ms: float = 2.0,
     max_cc_neurons: int = 200,
     min_isis: int = 2,
+    osc_bin_ms: float = 1.0,
 ) -> dict[str, PopulationStatistics]:
     """Distributions of rate (Hz), CV and LV of ISIs, and binned correlation per population.
 
@@ -956,6 +978,8 @@ def population_statistics(
         At most this many neurons per population enter the correlation.
     min_isis : int
         Minimum number of ISIs for a CV/LV value (at least 2; see ``spiketrain_metrics.cv_isi``).
+    osc_bin_ms : float
+        Bin of the population rate whose spectral peak is ``osc_Hz`` (1 ms: resolves up to 500 Hz).
 
     Returns
     -------
@@ -991,7 +1015,8 @@ def population_statistics(
             if n_bins > 1
             else np.empty(0)
         )
-        out[name] = PopulationStatistics(name, int(ids.size), (start, stop), bin_steps, rate, cv, lv, cc)
+        osc = _oscillation_per_trial(trial, step, int(result.n_trials), start, stop, dt, osc_bin_ms)
+        out[name] = PopulationStatistics(name, int(ids.size), (start, stop), bin_steps, rate, cv, lv, cc, osc)
     return out
 
 

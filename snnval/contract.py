@@ -99,6 +99,10 @@ class Capabilities:
     devices: tuple[str, ...] = ("cpu",)
     current_inputs: bool = True
     options: dict[str, tuple] = field(default_factory=dict)
+    #: per-model narrowing of ``knobs``: a neuron model listed here runs only these values of these
+    #: knobs (e.g. the TF reference's GLIF3 step has no "in_arrival_step" input timing, its
+    #: discrete LIF has); models not listed run every value in ``knobs``
+    model_knobs: dict[str, dict[str, tuple]] = field(default_factory=dict)
 
     def __post_init__(self):
         unknown = set(self.recordables) - set(RECORDABLES)
@@ -122,6 +126,11 @@ class Capabilities:
         unsupported = sorted(set(spec.cells.models) - set(self.models))
         if unsupported:
             raise NotApplicable(f"neuron models {unsupported} are not supported (supported: {self.models})")
+        for model in sorted(set(spec.cells.models)):
+            for knob, allowed in self.model_knobs.get(model, {}).items():
+                value = getattr(config.semantics, knob)
+                if value not in allowed:
+                    raise NotApplicable(f"knob {knob}={value!r} is not supported for {model} (supported: {allowed})")
         if spec.n_receptors > self.max_receptors:
             raise NotApplicable(f"{spec.n_receptors} receptors > {self.max_receptors}")
         missing = set(config.record) - set(self.recordables)

@@ -348,8 +348,11 @@ def run_scenario(
     isolate: bool = True,
     record_neurons=None,
     timeout_s: float | None = None,
+    device: str = "cpu",
 ) -> RunResult:
     """Build a registered scenario at ``dt_ms`` and run it on adapter ``sim`` with ``semantics``.
+
+    ``device`` ("cpu", "cuda"/"gpu") is for GPU-class adapters; others declare only "cpu".
 
     ``dt_ms`` is checked first (on NEST's tic grid, dividing the scenario's durations) and the
     run's memory estimate against the bound (:mod:`snnval.preflight`), before anything is built.
@@ -367,6 +370,7 @@ def run_scenario(
         record_neurons=record_neurons,
         dtype=dtype,
         threads=threads,
+        device=device,
     )
     return run_adapter(sim, spec, stimulus, config, isolate=isolate, timeout_s=timeout_s)
 

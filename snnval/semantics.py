@@ -6,6 +6,11 @@ Each knob is one documented difference between the TensorFlow reference
 The TF reference adapter implements every value of every knob; other adapters
 declare which values they support.
 
+The LIF family adds ``LIF_KNOB_VALUES`` (kept apart from that table): the resets
+``hard_next_step`` and ``subtract_same_step`` and the knob ``input_timing``, which
+the discrete-time LIF rule of deep-learning SNN libraries needs (profile
+``snn-discrete``; the TF reference runs it as model ``lif_discrete``).
+
 Step conventions shared by every adapter (integer time, see DESIGN.md):
 
 * step ``k`` covers ``(k*dt, (k+1)*dt]``; a recorded state at step ``k`` is
@@ -56,6 +61,31 @@ KNOB_VALUES: dict[str, tuple] = {
     "input_delay": ("edge", "ignored"),
 }
 
+#: Knob values beyond GLIF3_SEMANTICS.md section 4, for the LIF family and the discrete-time LIF rule
+#: of deep-learning SNN libraries (u[t] = beta u[t-1] (1 - s[t-1]) + sum_j w_j s_j[t]). Kept apart from
+#: ``KNOB_VALUES`` so that table stays exactly the GLIF3 TF-vs-NEST catalogue.
+LIF_KNOB_VALUES: dict[str, tuple] = {
+    # "hard_next_step": the step after a spike starts from V_reset instead of V (deep-learning "zero"
+    #     reset: u[t] = beta * u_reset + input[t]); the spike step itself keeps its supra-threshold V.
+    # "subtract_same_step": V -= (V_th - V_reset) in the spike step (Brian2 "v -= theta", soft reset).
+    # (The subtractive discrete rule u[t] = beta u[t-1] + input[t] - s[t-1] theta is "subtract_next_step".)
+    "reset": ("hard_next_step", "subtract_same_step"),
+    # When an input spike arriving in step a (emitted in step s with delay d: a = s + d) acts (injected
+    # currents keep the convention of snnval.stimulus.CurrentSteps for every value):
+    # "end_of_arrival_step": it enters the synaptic state at the end of step a, so V first feels it in
+    #     step a + 1 or later (GLIF3 and NEST iaf_*; default of every GLIF3 profile);
+    # "in_arrival_step": it adds to V in step a itself, before step a's threshold test (the discrete
+    #     rule's sum_j w_j s_j[t]; NEST iaf_psc_delta's rule).
+    "input_timing": ("end_of_arrival_step", "in_arrival_step"),
+}
+
+#: Every knob and every value a Semantics may take (GLIF3 section 4 plus the LIF additions).
+ALL_KNOB_VALUES: dict[str, tuple] = {
+    knob: tuple(KNOB_VALUES.get(knob, ()))
+    + tuple(v for v in LIF_KNOB_VALUES.get(knob, ()) if v not in KNOB_VALUES.get(knob, ()))
+    for knob in (*KNOB_VALUES, *(k for k in LIF_KNOB_VALUES if k not in KNOB_VALUES))
+}
+
 #: 5 (latency): with ``psc_to_v='euler_lag'`` a spike emitted at step s with delay d first moves V
 #: at s+d+2, with ``exact_alpha`` at s+d+1. ``delay_offset_steps`` is the compensation a port
 #: applies (e.g. NEST delay = d_TF + 1 step); it is added to every recurrent and input delay.
@@ -74,11 +104,12 @@ class Semantics:
     initial_v: str
     delay_offset_steps: int = 0
     name: str = "custom"
-    #: defaulted (and after ``name``) so profiles written before this knob existed keep their meaning
+    #: defaulted (and after ``name``) so profiles written before these knobs existed keep their meaning
     input_delay: str = "edge"
+    input_timing: str = "end_of_arrival_step"
 
     def __post_init__(self):
-        for knob, allowed in KNOB_VALUES.items():
+        for knob, allowed in ALL_KNOB_VALUES.items():
             value = getattr(self, knob)
             if value not in allowed:
                 raise SpecError(f"semantics '{self.name}'", knob, f"one of {allowed}, got {value!r}")
@@ -88,12 +119,12 @@ class Semantics:
 
     def with_knobs(self, **changes) -> Semantics:
         """A copy with some knobs changed, named after the profile and the change."""
-        unknown = set(changes) - set(KNOB_VALUES) - set(INT_KNOBS)
+        unknown = set(changes) - set(ALL_KNOB_VALUES) - set(INT_KNOBS)
         if unknown:
             raise SpecError(
                 f"semantics '{self.name}'",
                 sorted(unknown)[0],
-                f"a knob name, one of {sorted(KNOB_VALUES) + list(INT_KNOBS)}",
+                f"a knob name, one of {sorted(ALL_KNOB_VALUES) + list(INT_KNOBS)}",
             )
         label = ",".join(f"{k}={v}" for k, v in sorted(changes.items()))
         return replace(self, **changes, name=f"{self.name}+{label}" if label else self.name)
@@ -141,6 +172,33 @@ PROFILES: dict[str, Semantics] = {
         initial_v="e_l",
         input_delay="ignored",
         name="bmtk-dpointnet",
+    ),
+    # NEST's delta-synapse LIF (iaf_psc_delta): hard reset in the spike step, V held for t_ref, and an
+    # arriving spike added to V in its arrival step; the TF reference runs the same rule (model
+    # iaf_psc_delta), so the two are a same-semantics pair. The GLIF3 knobs keep NEST's values.
+    "nest-psc-delta": Semantics(
+        reset="hard_same_step",
+        refractory="clamp",
+        asc="nest_exact",
+        psc_to_v="exact_alpha",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        input_timing="in_arrival_step",
+        name="nest-psc-delta",
+    ),
+    # The discrete-time LIF rule of deep-learning SNN libraries (snnTorch ``Leaky`` with
+    # reset_mechanism="zero", Norse/SpikingJelly discrete LIF): u[t] = beta u[t-1] (1 - s[t-1]) +
+    # sum_j w_j s_j[t]. Only models that define a discrete rule (``lif_discrete``) run it; the GLIF3
+    # knobs are set to the values that leave such a model unchanged (no refractoriness to clamp).
+    "snn-discrete": Semantics(
+        reset="hard_next_step",
+        refractory="mask_spikes",
+        asc="tf_late_jump",
+        psc_to_v="euler_lag",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        input_timing="in_arrival_step",
+        name="snn-discrete",
     ),
 }
 

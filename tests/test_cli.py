@@ -24,7 +24,7 @@ def test_list_json_names_adapters_and_scenarios(capsys):
     assert {"tf", "nest"} <= set(names)
     assert all(a["available"] for a in names.values()), names
     assert {s["name"] for s in out["scenarios"]} >= {"single_neuron_step", "synaptic_events", "glif3_network"}
-    assert set(out["profiles"]) == {"tf-billeh", "nest-glif-psc", "bmtk-dpointnet"}
+    assert set(out["profiles"]) == {"tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "snn-discrete", "nest-psc-delta"}
 
 
 def test_compare_same_semantics_exits_0_with_figures(capsys):

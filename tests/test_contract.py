@@ -29,6 +29,7 @@ NEST_KNOBS = {
     "initial_v": KNOB_VALUES["initial_v"],
     "input_delay": ("edge",),
     "delay_offset_steps": ("any",),
+    "input_timing": ("end_of_arrival_step",),  # a LIF knob (semantics.LIF_KNOB_VALUES): declared like every knob
 }
 
 
@@ -110,8 +111,10 @@ def test_recordables_table_is_the_only_vocabulary():
         Capabilities(recordables=("V_m", "g_ex"))
 
 
-@pytest.mark.parametrize("name", ["tf", "nest"])
-def test_builtin_adapters_declare_every_knob(name):
+@pytest.mark.parametrize("name", adapter_names())
+def test_every_adapter_declares_every_knob(name):
+    # fail closed: a knob an adapter leaves out makes every one of its runs "not applicable", so a knob
+    # added to snnval.semantics must be declared (with the values it honours) by every adapter
     caps = get_adapter(name).capabilities()
     assert set(caps.knobs) == set(profile("nest-glif-psc").knobs())
     assert set(caps.recordables) <= set(RECORDABLES)
@@ -124,7 +127,8 @@ def test_grids_derive_from_the_registry():
     # every adapter that declares a profile appears, in registry order, and nothing else
     assert {sim for sim, _ in runs} == {n for n in adapter_names() if get_adapter(n).profiles}
     assert ("nest-glif-psc", "tf", "nest") in same_semantics_pairs()
-    assert golden_runs(["nest"]) == [("nest", "nest-glif-psc")]
+    assert golden_runs(["nest"]) == [("nest", "nest-glif-psc"), ("nest", "nest-psc-delta")]
+    assert ("nest-psc-delta", "tf", "nest") in same_semantics_pairs()
 
 
 def test_entry_point_adapter_runs_the_real_simulator():
@@ -144,3 +148,30 @@ def test_entry_point_adapter_runs_the_real_simulator():
     assert a.n_spikes >= 10 and a.provenance["simulator"] == "nest-entrypoint"
     np.testing.assert_array_equal(a.spike_step, b.spike_step)
     np.testing.assert_array_equal(a.state["V_m"], b.state["V_m"])
+
+
+def test_model_knobs_narrow_a_knob_for_one_model():
+    """A value declared in ``knobs`` but narrowed away for a model in the spec is not applicable."""
+    spec, stim = _spec_and_stimulus()  # glif3 cells
+    wide = {**NEST_KNOBS, "input_timing": ("end_of_arrival_step", "in_arrival_step")}
+    sem = profile("nest-glif-psc").with_knobs(input_timing="in_arrival_step")
+    Capabilities(knobs=wide).check(spec, RunConfig(semantics=sem), stim)
+    narrowed = Capabilities(knobs=wide, model_knobs={"glif3": {"input_timing": ("end_of_arrival_step",)}})
+    with pytest.raises(NotApplicable, match="input_timing='in_arrival_step' is not supported for glif3"):
+        narrowed.check(spec, RunConfig(semantics=sem), stim)
+    narrowed.check(spec, RunConfig(semantics=profile("nest-glif-psc")), stim)
+    # a narrowing for a model the spec does not use changes nothing
+    other = Capabilities(knobs=wide, model_knobs={"iaf_psc_exp": {"input_timing": ("end_of_arrival_step",)}})
+    other.check(spec, RunConfig(semantics=sem), stim)
+
+
+def test_every_package_is_installed():
+    """pyproject's explicit package list names every package of the source tree (else a wheel misses it)."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "snnval").rglob("__init__.py")}
+    found.add("snnval.adapters")  # adapters/ is installed under snnval's namespace (package-dir)
+    assert found == listed

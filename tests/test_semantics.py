@@ -111,7 +111,9 @@ def test_with_knobs_several_and_none():
 
 
 def test_knobs_dict_excludes_name():
-    assert set(TF.knobs()) == set(KNOB_VALUES) | {"delay_offset_steps"}
+    # section 4's GLIF3 knobs, the integer knob, and the LIF-family knobs kept apart in LIF_KNOB_VALUES
+    assert set(TF.knobs()) == set(KNOB_VALUES) | {"delay_offset_steps"} | {"input_timing"}
+    assert set(semantics.LIF_KNOB_VALUES) - set(KNOB_VALUES) == {"input_timing"}
 
 
 @pytest.mark.parametrize("knob", sorted(KNOB_VALUES))

@@ -1,17 +1,12 @@
-"""Scenarios: a network, a frozen stimulus per dt, and how to compare runs of it.
-
-Registered once here; validation tests, the CLI and the nightly report parametrise
-over ``SCENARIOS`` x adapters. Every random number comes from the scenario's seed.
-"""
+"""GLIF3 scenarios: single neurons under steps, one event per receptor, a recurrent V1-like network."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from snnval.allen_cells import EXCITATORY, INHIBITORY, allen_cells
+from snnval.scenarios.base import Scenario
+from snnval.scenarios.base import steps as _steps
 from snnval.spec import NetworkSpec, Synapses
 from snnval.stimulus import (
     CurrentSteps,
@@ -21,35 +16,6 @@ from snnval.stimulus import (
     rate_to_probability,
     sample_bernoulli,
 )
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    build_spec: Callable[[], NetworkSpec]
-    build_stimulus: Callable[[NetworkSpec, float], FrozenStimulus]
-    dts_ms: tuple[float, ...] = (1.0, 0.1)
-    record: tuple[str, ...] = ("V_m",)
-    #: minimum spikes the reference run must produce: guards against a trivially passing silent run
-    min_spikes: int = 1
-    #: neurons whose traces the golden file keeps (None: all); spikes are always kept for all
-    golden_neurons: tuple[int, ...] | None = None
-    #: why a golden without spikes is still meaningful (empty: such a golden is refused)
-    empty_golden_reason: str = ""
-    #: simulated time (ms) and the times (ms) where the stimulus changes: a dt must divide each
-    #: (snnval.preflight refuses one that does not; 0.0 = derive the duration from a build at dts_ms[0])
-    duration_ms: float = 0.0
-    grid_times_ms: tuple[float, ...] = ()
-
-    def build(self, dt_ms: float) -> tuple[NetworkSpec, FrozenStimulus]:
-        spec = self.build_spec().validated()
-        return spec, self.build_stimulus(spec, dt_ms).validated(spec.n_sources, spec.n_neurons)
-
-
-def _steps(ms: float, dt_ms: float) -> int:
-    return int(round(ms / dt_ms))
-
 
 # --- (a) single neurons under step currents ------------------------------------------------------
 
@@ -199,49 +165,38 @@ def _network_stimulus(
     )
 
 
-SCENARIOS: dict[str, Scenario] = {
-    s.name: s
-    for s in (
-        Scenario(
-            "single_neuron_step",
-            "GLIF3 neurons (ASC on/off, long t_ref, V_reset<E_L) under step currents",
-            _single_spec,
-            _single_stimulus,
-            record=("V_m", "ASC"),
-            min_spikes=10,
-            duration_ms=300.0,
-            grid_times_ms=(20.0, 220.0),
-        ),
-        Scenario(
-            "synaptic_events",
-            "one synaptic event on each of the 4 receptors: PSC and PSP shapes",
-            _synaptic_spec,
-            _synaptic_stimulus,
-            record=("V_m", "I_syn"),
-            min_spikes=0,
-            empty_golden_reason="subthreshold by design: the PSC and PSP shapes are what is checked",
-            duration_ms=330.0,
-            grid_times_ms=(10.0, 90.0, 170.0, 250.0),
-        ),
-        Scenario(
-            "glif3_network",
-            f"recurrent GLIF3 network, {N_EXC} E + {N_INH} I neurons of 5 Allen types, "
-            "4 receptors, delays 1-5 ms, frozen LGN and background input, 1 s",
-            _network_spec,
-            _network_stimulus,
-            record=("V_m",),
-            min_spikes=500,
-            golden_neurons=tuple(range(0, 12)) + tuple(range(N_EXC, N_EXC + 8)),
-            duration_ms=1000.0,
-            grid_times_ms=(200.0, 300.0),  # drive modulation: 200 ms on, 100 ms weaker
-        ),
-    )
-}
-
-
-def get_scenario(name: str) -> Scenario:
-    from snnval.errors import SpecError
-
-    if name not in SCENARIOS:
-        raise SpecError("scenario", "name", f"one of {sorted(SCENARIOS)}, got {name!r}")
-    return SCENARIOS[name]
+GLIF3_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "single_neuron_step",
+        "GLIF3 neurons (ASC on/off, long t_ref, V_reset<E_L) under step currents",
+        _single_spec,
+        _single_stimulus,
+        record=("V_m", "ASC"),
+        min_spikes=10,
+        duration_ms=300.0,
+        grid_times_ms=(20.0, 220.0),
+    ),
+    Scenario(
+        "synaptic_events",
+        "one synaptic event on each of the 4 receptors: PSC and PSP shapes",
+        _synaptic_spec,
+        _synaptic_stimulus,
+        record=("V_m", "I_syn"),
+        min_spikes=0,
+        empty_golden_reason="subthreshold by design: the PSC and PSP shapes are what is checked",
+        duration_ms=330.0,
+        grid_times_ms=(10.0, 90.0, 170.0, 250.0),
+    ),
+    Scenario(
+        "glif3_network",
+        f"recurrent GLIF3 network, {N_EXC} E + {N_INH} I neurons of 5 Allen types, "
+        "4 receptors, delays 1-5 ms, frozen LGN and background input, 1 s",
+        _network_spec,
+        _network_stimulus,
+        record=("V_m",),
+        min_spikes=500,
+        golden_neurons=tuple(range(0, 12)) + tuple(range(N_EXC, N_EXC + 8)),
+        duration_ms=1000.0,
+        grid_times_ms=(200.0, 300.0),  # drive modulation: 200 ms on, 100 ms weaker
+    ),
+)

@@ -1,0 +1,175 @@
+"""BrainPy adapter: NEST's delta-synapse LIF (iaf_psc_delta) on BrainPy ``LifRef`` neurons (JAX, CPU or GPU).
+
+BrainPy 2.8 ``brainpy.dyn.LifRef`` (``brainpy/dyn/neurons/lif.py``, non-training mode) does, in step t:
+V = integral(V, I) + delta inputs (exponential Euler of tau dV/dt = -(V - V_rest) + R I, exact for a
+constant I: beta = exp(-dt/tau), R = 1/g); V is held at its old value while (t - t_last_spike) <= tau_ref
+(delta inputs dropped); spike if V >= V_th; then V = V_reset in the spike step. That is iaf_psc_delta as
+NEST and the TF reference run it under profile ``nest-psc-delta`` (hard_same_step, clamp,
+in_arrival_step), provided the hold lasts ceil(t_ref/dt) steps like NEST's: with t in ms BrainPy's test
+holds floor(t_ref/dt) steps (and float rounding of t can change it), so t_ref must be a whole number of
+steps (else not applicable) and the test runs on the step index (``t`` in steps, ``tau_ref`` = t_ref / dt).
+
+Mapping: one LifRef population holds every neuron. Recurrent synapses use BrainPy's own delay buffers:
+one ``brainpy.dyn.FullProjDelta`` per distinct delay of d steps and a dense ``brainpy.dnn.Linear``
+(mV jumps), run before the neuron update in each step. BrainPy's delay of D ms delivers one step early
+(BrainPy#709: after D/dt - 1 steps; :data:`DELAY_SHORTFALL_STEPS`), so the adapter passes
+D = (d + 1) dt and a spike of step s arrives in step s + d, the suite's convention. Input spikes (the
+frozen stimulus) are delta inputs placed in their arrival step. Injected current follows the suite's
+convention (:class:`snnval.stimulus.CurrentSteps`). BrainPy runs float32 unless x64 is enabled: the
+run's dtype sets it (``brainpy.math.enable_x64`` / ``disable_x64``, process-wide).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
+from snnval.adapters.devices import GPU_NAMES, check_device, jax_devices
+from snnval.errors import NotApplicable
+from snnval.semantics import KNOB_VALUES, delay_steps, input_delay_steps
+from snnval.spec import NetworkSpec
+from snnval.stimulus import FrozenStimulus
+
+#: knobs honoured for iaf_psc_delta; a delta-synapse LIF has no ASC and no PSC, so asc and psc_to_v act
+#: on nothing (as in the TF reference's iaf_psc_delta)
+KNOBS: dict[str, tuple] = {
+    "reset": ("hard_same_step",),
+    "refractory": ("clamp",),
+    "asc": KNOB_VALUES["asc"],
+    "psc_to_v": KNOB_VALUES["psc_to_v"],
+    "delay_rounding": KNOB_VALUES["delay_rounding"],
+    "initial_v": KNOB_VALUES["initial_v"],
+    "input_timing": ("in_arrival_step",),
+    "input_delay": ("edge",),
+    "delay_offset_steps": ("any",),  # added to every delay before it is mapped (delay_steps)
+}
+
+
+#: BrainPy 2.8.2's delay buffers (``FullProjDelta``/``FullProjAlignPost``, ``delay=D`` ms) deliver a spike of
+#: step s in step s + D/dt - 1 (D >= 2 dt; D = dt acts as the shortest delay the update order allows),
+#: one step earlier than the suite's convention (arrival in step s + d): BrainPy#709, measured in
+#: tests/test_brainpy_adapter.py. The adapter passes D = (d + this) * dt.
+DELAY_SHORTFALL_STEPS = 1
+
+
+class BrainPyAdapter(Adapter):
+    name = "brainpy"
+    package = "brainpy"
+    description = "BrainPy LifRef (iaf_psc_delta rule; JAX, device cpu or gpu)"
+    profiles = ("nest-psc-delta",)
+
+    def _import(self) -> None:
+        import brainpy  # noqa: F401
+        import jax  # noqa: F401
+
+    def capabilities(self) -> Capabilities:
+        devices, _ = jax_devices()
+        return Capabilities(
+            models=("iaf_psc_delta",),
+            max_receptors=16,
+            recordables=("V_m",),
+            knobs=dict(KNOBS),
+            dtypes=("float32", "float64"),
+            event_amplitudes="real",
+            devices=devices,
+        )
+
+    def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
+        check_device(config.device, *jax_devices())
+        super().check(spec, stimulus, config)
+        dt = stimulus.dt_ms
+        ratio = spec.cells.t_ref_ms / dt
+        if np.any(np.abs(ratio - np.round(ratio)) > 1e-9):
+            raise NotApplicable(
+                f"BrainPy's LifRef holds V for floor(t_ref/dt) steps, NEST for ceil(t_ref/dt): t_ref "
+                f"{spec.cells.t_ref_ms.tolist()} ms is not a whole number of steps of {dt:g} ms"
+            )
+
+    def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
+        import brainpy as bp
+        import brainpy.math as bm
+        import jax
+
+        t0 = time.perf_counter()
+        bm.enable_x64() if config.dtype == "float64" else bm.disable_x64()
+        np_dtype = np.float64 if config.dtype == "float64" else np.float32
+        dt = float(stimulus.dt_ms)
+        bm.set_dt(dt)
+        device = jax.devices("gpu")[0] if config.device in GPU_NAMES else jax.devices("cpu")[0]
+        c, t = spec.cells, spec.node_type
+        N, B, T = spec.n_neurons, stimulus.n_trials, stimulus.n_steps
+        v0 = c.E_L_mV[t] if config.semantics.initial_v == "e_l" else c.V_reset_mV[t]
+        # input jumps (mV) in their arrival step s + d; current in force (suite convention)
+        jumps = np.zeros((B, T, N))
+        if len(spec.inputs):
+            x = stimulus.events.dense(B, T, max(spec.n_sources, 1))
+            in_steps = input_delay_steps(spec.inputs.delay_ms, dt, config.semantics)
+            for d in np.unique(in_steps):
+                m = in_steps == d
+                w_in = np.zeros((max(spec.n_sources, 1), N))
+                np.add.at(w_in, (spec.inputs.pre[m], spec.inputs.post[m]), spec.inputs.weight_pA[m])
+                jumps[:, d:] += x[:, : T - d] @ w_in
+        current = np.zeros((B, T, N))
+        if len(stimulus.currents):
+            current[:, 1:] = stimulus.currents.dense_arrivals(B, T, N)[:, :-1]
+        syn = spec.synapses
+        rec_steps = delay_steps(syn.delay_ms, dt, config.semantics) if len(syn) else np.zeros(0, np.int64)
+        rec_ids = config.recorded_ids(spec)
+        n_ref = np.round(c.t_ref_ms[t] / dt)  # whole steps (check())
+        spikes, volts = [], []
+        with jax.default_device(device):
+            lif = bp.dyn.LifRef(
+                N,
+                V_rest=c.E_L_mV[t],
+                V_reset=c.V_reset_mV[t],
+                V_th=c.V_th_mV[t],
+                R=1.0 / c.g_nS[t],  # GOhm: mV per pA
+                tau=c.tau_m_ms[t],
+                tau_ref=n_ref,  # in steps: t is the step index below
+                V_initializer=bp.init.Constant(bm.asarray(v0.astype(np_dtype))),
+                method="exp_auto",
+            )
+            jump = bm.Variable(bm.zeros(N, dtype=np_dtype))
+            lif.add_inp_fun("snnval_inputs", lambda: jump.value, category="delta")
+            projections = []
+            for d in np.unique(rec_steps):  # BrainPy's delay buffer, one projection per delay
+                m = rec_steps == d
+                w = np.zeros((N, N))  # (pre, post): Linear computes spikes @ W
+                np.add.at(w, (syn.pre[m], syn.post[m]), syn.weight_pA[m])
+                comm = bp.dnn.Linear(N, N, W_initializer=bm.asarray(w.astype(np_dtype)), b_initializer=None)
+                delay_ms = float(d + DELAY_SHORTFALL_STEPS) * dt  # BrainPy's delay D delivers after D/dt - 1 steps
+                projections.append(bp.dyn.FullProjDelta(lif, delay_ms, comm, lif))
+
+            group = bp.DynSysGroup(lif, *projections)
+
+            def step(i, cur, ext):
+                bp.share.save(t=i * 1.0, dt=dt, i=i)  # t in steps (refractory test), dt in ms (integration)
+                jump.value = ext
+                for proj in projections:  # before the neuron: the buffer's newest entry is step i - 1
+                    proj()
+                return lif(cur), lif.V.value
+
+            t1 = time.perf_counter()
+            for b in range(B):  # trials are independent; each starts from the initial state
+                bp.reset_state(group)  # V, refractory clocks and every delay buffer
+                jump.value = bm.zeros(N, dtype=np_dtype)
+                spk, v = bm.for_loop(
+                    step, (bm.arange(T), bm.asarray(current[b].astype(np_dtype)), bm.asarray(jumps[b].astype(np_dtype)))
+                )
+                spikes.append(np.asarray(spk))
+                volts.append(np.asarray(v)[:, rec_ids])
+        t2 = time.perf_counter()
+        trial, step_idx, neuron = np.nonzero(np.stack(spikes))
+        state = {"V_m": np.stack(volts).astype(np.float64)} if "V_m" in config.record else {}
+        prov = {
+            "build_wall_s": t1 - t0,
+            "run_wall_s": t2 - t1,
+            "brainpy_version": bp.__version__,
+            "jax_version": jax.__version__,
+            "jax_device": str(device),
+            "jax_x64": config.dtype == "float64",
+            "threads": config.threads,
+        }
+        return RunResult.from_spikes(dt, T, B, trial, step_idx, neuron, rec_ids, state, prov)
