@@ -86,9 +86,9 @@ def choose_python(requested: str | None) -> tuple[str, tuple[int, int]]:
     return found[version], version
 
 
-def _run(cmd: list[str], **kw) -> None:
+def _run(cmd: list[str], cwd_override: Path | None = None, **kw) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT, **kw)
+    subprocess.run(cmd, check=True, cwd=cwd_override or ROOT, **kw)
 
 
 def lock_path(version: tuple[int, int]) -> Path:
@@ -105,6 +105,7 @@ def setup(venv: Path, python: str, version: tuple[int, int]) -> None:
     wanted = b"".join((ROOT / name).read_bytes() for name in inputs) + lock.read_bytes()
     if stamp.exists() and stamp.read_bytes() == wanted:
         warm_brian2_cache(venv)  # a no-op compile-wise when the cache is there; rebuilds it if it was deleted
+        compile_pynn_neuron(bin_ / "python")  # idempotent: a no-op once compiled
         return
     if (bin_ / "python").exists() and _version_of(str(bin_ / "python")) != version:
         print(f"snnval: {venv} was built with another Python: rebuilding it", flush=True)
@@ -117,7 +118,49 @@ def setup(venv: Path, python: str, version: tuple[int, int]) -> None:
     # a third-party adapter registered through the entry-point group, for the registry's own test
     _run([*pip, "--no-deps", "./examples/snnval-example-plugin"])
     warm_brian2_cache(venv)
+    compile_pynn_neuron(bin_ / "python")
     stamp.write_bytes(wanted)
+
+
+def _pynn_nmodl_dir(python: Path) -> Path | None:
+    """pyNN.neuron's NMODL folder in the environment of ``python`` (None if PyNN is not installed)."""
+    out = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.util, pathlib; s = importlib.util.find_spec('pyNN');"
+            "print(pathlib.Path(s.origin).parent / 'neuron' / 'nmodl' if s else '')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return Path(out) if out else None
+
+
+def compile_pynn_neuron(python: Path) -> Path | None:
+    """Compile pyNN.neuron's NMODL mechanisms once, where pyNN.neuron loads them from (idempotent).
+
+    ``python`` is the venv's interpreter (``<venv>/bin/python``).
+
+    pyNN.neuron compiles them on first import with the ``nrnivmodl`` it finds on PATH, which fails
+    (TypeError) when the venv is not activated and races when parallel tests import it together.
+    Here it runs once, at set-up, with the venv's bin first on PATH; later runs find the compiled
+    library (``<arch>/libnrnmech.so`` newer than every ``.mod`` file) and return at once.
+    Returns the NMODL folder, or None when PyNN or NEURON is not installed.
+    """
+    nmodl = _pynn_nmodl_dir(python)
+    path = os.pathsep.join([str(python.parent), os.environ.get("PATH", "")])
+    nrnivmodl = shutil.which("nrnivmodl", path=path)
+    if nmodl is None or nrnivmodl is None:
+        print("note: PyNN or NEURON (nrnivmodl) missing: pyNN.neuron will be unavailable", flush=True)
+        return None
+    newest_mod = max(p.stat().st_mtime for p in nmodl.glob("*.mod"))
+    built = [p for p in nmodl.glob("*/libnrnmech.so") if p.stat().st_mtime >= newest_mod]
+    if built:
+        return nmodl
+    _run([nrnivmodl], env=dict(os.environ, PATH=path), cwd_override=nmodl)
+    return nmodl
 
 
 def warm_brian2_cache(venv: Path) -> None:

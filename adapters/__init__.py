@@ -23,6 +23,10 @@ BUILTIN: dict[str, str] = {
     "nest": "snnval.adapters.nest_glif:NestGlifAdapter",
     "brian2": "snnval.adapters.brian2_sim:Brian2Adapter",
     "bmtk": "snnval.adapters.external_process:BmtkPointnetAdapter",
+    "bmtk-dpointnet": "snnval.adapters.bmtk_dpointnet:BmtkDPointNetAdapter",
+    "pynn-nest": "snnval.adapters.pynn:PyNNNestAdapter",
+    "pynn-neuron": "snnval.adapters.pynn:PyNNNeuronAdapter",
+    "pynn-brian2": "snnval.adapters.pynn:PyNNBrian2Adapter",
 }
 
 __all__ = [

@@ -216,6 +216,7 @@ class Brian2Adapter(Adapter):
                 "psc_to_v": ("exact_alpha",),
                 "delay_rounding": KNOB_VALUES["delay_rounding"],
                 "initial_v": KNOB_VALUES["initial_v"],
+                "input_delay": ("edge",),
                 "delay_offset_steps": ("any",),
                 # on_pre adds to the synaptic state after the state update of the arrival step, as NEST
                 "input_timing": ("end_of_arrival_step",),

@@ -66,6 +66,7 @@ class ExternalProcessAdapter(Adapter):
                 # the suite writes delays in whole steps and V_m into the files, so these are its own choices
                 "delay_rounding": KNOB_VALUES["delay_rounding"],
                 "initial_v": KNOB_VALUES["initial_v"],
+                "input_delay": ("edge",),
                 "delay_offset_steps": ("any",),
                 # bmtk pointnet runs NEST: arrivals enter the synaptic state at the end of the step
                 "input_timing": ("end_of_arrival_step",),

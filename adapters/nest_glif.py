@@ -152,6 +152,7 @@ class NestGlifAdapter(Adapter):
             "psc_to_v": ("exact_alpha",),
             "delay_rounding": KNOB_VALUES["delay_rounding"],
             "initial_v": KNOB_VALUES["initial_v"],
+            "input_delay": ("edge",),  # NEST delays every input edge; no same-step input
             "delay_offset_steps": ("any",),
             # narrowed per model in _model_knobs()
             "input_timing": ("end_of_arrival_step", "in_arrival_step"),

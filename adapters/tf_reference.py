@@ -12,6 +12,12 @@ propagators P31/P32 (``libnestutil/iaf_propagator.cpp``), hard reset in the spik
 V held and ASCs frozen for ceil(t_ref/h) steps, ASC step mean and jump
 ``asc_amps + r * ASC * exp(-k t_ref)``. In float64 it reproduces NEST to rounding error.
 
+With profile ``bmtk-dpointnet`` it performs the step of bmtk's Keras ``GLIF3Cell``
+(``bmtk/simulator/dpointnet/cell_models/glif3_cell.py``; GLIF3_SEMANTICS.md section 2): the
+training step with an integer refractory countdown of max(ceil(t_ref/dt), 1) steps, v starting at
+E_L, and inputs acting in the step they are given (no input delay); in float64 it reproduces
+bmtk spike for spike.
+
 Every knob of :mod:`snnval.semantics` switches one of these rules on its own.
 """
 
@@ -33,6 +39,7 @@ from snnval.semantics import (
     delay_steps,
     input_delay_steps,
     refractory_steps,
+    refractory_steps_bmtk,
 )
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
@@ -87,6 +94,7 @@ class _Constants:
     v_reset: np.ndarray  # (N,) normalised
     t_ref: np.ndarray  # (N,) ms
     n_ref: np.ndarray  # (N,) steps
+    n_ref_bmtk: np.ndarray  # (N,) steps, bmtk dpointnet's max(ceil(t_ref/dt), 1) in floating point
     asc_decay: np.ndarray  # (N, 2) exp(-k dt)
     asc_amps: np.ndarray  # (N, 2) normalised
     asc_stable: np.ndarray  # (N, 2) (1 - exp(-k h)) / (k h)
@@ -123,6 +131,7 @@ def _constants(spec: NetworkSpec, dt: float) -> _Constants:
         v_init=(_file_v_m(c)[t] - c.E_L_mV[t]) / vsc,
         t_ref=c.t_ref_ms[t],
         n_ref=refractory_steps(c.t_ref_ms[t], dt).astype(float),
+        n_ref_bmtk=refractory_steps_bmtk(c.t_ref_ms[t], dt).astype(float),
         asc_decay=np.exp(-k * dt),
         asc_amps=c.asc_amps_pA[t] / vsc[:, None],
         asc_stable=(1.0 / k / dt) * (1.0 - np.exp(-k * dt)),
@@ -172,8 +181,10 @@ class TFGlif3Network:
         self.rec_shape = (N * R, N * self.max_delay)
 
         inp = spec.inputs
-        # inputs may have delay 0: they act in the step they arrive (input_delay_steps)
-        in_steps = input_delay_steps(inp.delay_ms, self.dt, semantics) if len(inp) else np.ones(0, np.int64)
+        if semantics.input_delay == "ignored":  # bmtk dpointnet: an input acts in the step it is given
+            in_steps = np.full(len(inp), int(semantics.delay_offset_steps), np.int64)
+        else:  # an input delay of 0 ms acts in the step it arrives (input_delay_steps)
+            in_steps = input_delay_steps(inp.delay_ms, self.dt, semantics) if len(inp) else np.ones(0, np.int64)
         self.input_delays = np.unique(in_steps)
         self.input_groups = []
         self.input_weights = []
@@ -205,7 +216,7 @@ class TFGlif3Network:
         for (d, gi), w in zip(self.input_groups, self.input_weights, strict=True):
             W = tf.sparse.SparseTensor(gi, w, (self.N * self.R, max(self.spec.n_sources, 1)))
             # emitted at s -> arrives at s + d (d = 0: in the step it is emitted)
-            x_shift = x if d == 0 else tf.pad(x, [[0, 0], [d, 0], [0, 0]])[:, :-d]
+            x_shift = tf.pad(x, [[0, 0], [d, 0], [0, 0]])[:, : tf.shape(x)[1]]
             flat = tf.reshape(x_shift, (-1, tf.shape(x)[2]))
             drive = tf.sparse.sparse_dense_matmul(W, flat, adjoint_b=True)  # (N*R, B*T)
             total += tf.reshape(tf.transpose(drive), (B, T, self.N * self.R))
@@ -253,6 +264,7 @@ class TFGlif3Network:
         decay, cf = self._c(c.decay), self._c(c.current_factor)  # normalised v per normalised pA
         v_reset = self._c(c.v_reset)
         t_ref, n_ref = self._c(c.t_ref), self._c(c.n_ref)
+        n_ref_steps = self._c(c.n_ref_bmtk)
         asc_decay, asc_amps = self._c(c.asc_decay), self._c(c.asc_amps)
         asc_stable, asc_refr = self._c(c.asc_stable), self._c(c.asc_refr)
         syn_decay, psc_init = self._c(c.syn_decay), self._c(c.psc_initial)
@@ -280,6 +292,9 @@ class TFGlif3Network:
         )
         subtract = sem.reset == "subtract_next_step"
         clamp = sem.refractory == "clamp"
+        # bmtk dpointnet: integer countdown r (steps) that masks spikes; "hold_reset_steps" also holds V
+        whole_steps = sem.refractory in ("mask_spikes_steps", "hold_reset_steps")
+        hold_v = sem.refractory == "hold_reset_steps"
         nest_asc = sem.asc == "nest_exact"
 
         def step(state, t):
@@ -303,6 +318,14 @@ class TFGlif3Network:
                 asc_drive = tf.where(refractory, asc_drive, asc_now)
                 r_new = tf.where(refractory, r - 1.0, r)
                 allowed = tf.logical_not(refractory)
+            elif whole_steps:
+                r_new = tf.nn.relu(r + z_prev * n_ref_steps - 1.0)  # whole numbers: exact in float32 too
+                v_new = v_int + reset_term
+                if hold_v:
+                    v_new = tf.where(r_new > 0.0, tf.broadcast_to(v_reset, v_new.shape), v_new)
+                asc_new = asc_next
+                asc_drive = asc_now
+                allowed = r_new <= 0.0
             else:
                 v_new = v_int + reset_term
                 asc_new = asc_next
@@ -385,7 +408,7 @@ class TFReferenceAdapter(Adapter):
     def _import(self) -> None:
         import tensorflow  # noqa: F401
 
-    profiles = ("tf-billeh", "nest-glif-psc", "snn-discrete", "nest-psc-delta")
+    profiles = ("tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "snn-discrete", "nest-psc-delta")
 
     def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -400,7 +423,8 @@ class TFReferenceAdapter(Adapter):
             # (iaf_psc_delta: NEST's hard reset with V held for t_ref only)
             model_knobs={
                 "glif3": {"reset": KNOB_VALUES["reset"], "input_timing": ("end_of_arrival_step",)},
-                "iaf_psc_delta": {"reset": ("hard_same_step",), "refractory": ("clamp",)},
+                "iaf_psc_delta": {"reset": ("hard_same_step",), "refractory": ("clamp",), "input_delay": ("edge",)},
+                "lif_discrete": {"input_delay": ("edge",)},
             },
         )
 

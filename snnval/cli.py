@@ -1,4 +1,4 @@
-"""Command line: ``snnval list | run | compare | golden | bisect | nightly``.
+"""Command line: ``snnval list | run | compare | golden | bisect | precision | nightly``.
 
 Exit status: 0 within tolerance, 1 a comparison out of tolerance (or a regression),
 2 a usage or input error (the message names the file, field and expected form).
@@ -291,6 +291,52 @@ def cmd_bisect(args) -> int:
     return EXIT_OK if report.explained else EXIT_FAIL
 
 
+def cmd_precision(args) -> int:
+    from snnval.precision import precision_compare
+    from snnval.runner import run_scenario
+    from snnval.scenarios import get_scenario
+    from snnval.semantics import profile
+
+    sc = get_scenario(args.scenario)
+    dt, sem = _dt(sc, args.dt), profile(args.profile)
+    spec = sc.build_spec().validated()
+    ref = run_scenario(sc.name, args.sim, sem, dt, dtype="float64")
+    cand = run_scenario(sc.name, args.sim, sem, dt, dtype=args.dtype)
+    hard = sem.reset == "hard_same_step"
+    pc = precision_compare(ref, cand, spec, args.dtype, populations=spec.populations or None, hard_reset=hard)
+    out = pc.to_dict()
+    if args.accuracy:
+        out["accuracy"] = _precision_accuracy(args.sim, sem.name, args.dtype, args.accuracy)
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"{sc.name} on {args.sim} ({sem.name}), dt {dt:g} ms: {args.dtype} vs float64")
+        print(pc.summary())
+        if args.accuracy:
+            a = out["accuracy"]
+            print(
+                f"  accuracy (shipped digits model, first {args.accuracy} held-out): float64 "
+                f"{a['reference']['accuracy']:.1%}, {args.dtype} {a['candidate']['accuracy']:.1%}; predictions "
+                f"agree on {a['prediction_agreement']:.1%}; McNemar p {a['mcnemar_p']:.3g}: "
+                f"{'MOVED' if a['moved'] else 'does not move'}"
+            )
+    return EXIT_OK if pc.passed else EXIT_FAIL
+
+
+def _precision_accuracy(sim: str, prof: str, dtype: str, n: int) -> dict:
+    """Predictions of the shipped digits model on the first ``n`` held-out samples, float64 vs ``dtype``."""
+    from snnval.nightly import _images, held_out_indices
+    from snnval.precision import accuracy_movement
+    from snnval.v1_model import load_shipped_model, run_predictions
+
+    spec, readout, meta = load_shipped_model()
+    images, labels = _images(held_out_indices(meta)[:n])
+    seed = int(meta["evaluation_stimulus_seeds"]["held_out"])
+    _, p64 = run_predictions(spec, readout, images, seed, sim, prof, "float64")
+    _, p32 = run_predictions(spec, readout, images, seed, sim, prof, dtype)
+    return accuracy_movement(p64, p32, labels)
+
+
 def cmd_nightly(args) -> int:
     from snnval.nightly import run_nightly
 
@@ -351,6 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--candidate-sim", default="nest")
     s.add_argument("--candidate-profile", default="nest-glif-psc")
     s.set_defaults(func=cmd_bisect)
+
+    s = sub.add_parser("precision", help="a lower-precision run (--dtype float32) explained against float64")
+    common(s)
+    s.add_argument("--sim", default="tf")
+    s.add_argument("--profile", default="tf-billeh")
+    s.add_argument("--accuracy", type=int, default=0, help="also score the digits model on N held-out samples")
+    s.set_defaults(func=cmd_precision, dtype="float32")
 
     s = sub.add_parser("nightly", help="accuracy tier + every scenario on every adapter -> reports/<date>/")
     s.add_argument("--quick", action="store_true", help="fixed subset of held-out samples (CI / quick start)")

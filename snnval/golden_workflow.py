@@ -56,14 +56,18 @@ def check_golden_run(
 ) -> Comparison:
     """Run one golden combination afresh and compare it with the stored run.
 
-    Raises StaleGolden if the spec moved, SpecError if the file or the key is missing.
+    Raises StaleGolden if the spec moved, NotApplicable if the adapter cannot run the combination
+    (then no golden is stored for it), SpecError if the file or an applicable run's key is missing.
     """
-    from snnval.errors import SpecError
+    from snnval.errors import NotApplicable, SpecError
 
     golden = read_golden(golden_path(scenario))
     check_fresh(golden, scenario.build_spec().validated().content_hash())
     key = golden_key(sim, profile, dt_ms)
     if key not in golden.results:
+        reason = golden_run_applicability(scenario, sim, profile, dt_ms)
+        if reason:  # e.g. bmtk-dpointnet at dt 0.1 ms: not applicable, not a missing golden
+            raise NotApplicable(reason)
         raise SpecError(
             str(golden.path),
             f"results/{key}",

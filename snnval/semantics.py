@@ -41,7 +41,10 @@ KNOB_VALUES: dict[str, tuple] = {
     # 2: TF masks spikes for ceil(t_ref/dt) steps while V integrates (float countdown r);
     #    NEST holds V and freezes the ASCs for ceil(t_ref/dt) whole steps, so the next spike
     #    comes one step later than in TF.
-    "refractory": ("mask_spikes", "clamp"),
+    #    bmtk dpointnet GLIF3Cell (GLIF3_SEMANTICS.md section 2) masks spikes with an integer countdown
+    #    of max(ceil(t_ref/dt), 1) steps computed in floating point ("mask_spikes_steps"); with its
+    #    hard_reset flag it also holds V at V_reset while that countdown is > 0 ("hold_reset_steps").
+    "refractory": ("mask_spikes", "clamp", "mask_spikes_steps", "hold_reset_steps"),
     # 3: TF adds asc_amps one step after the spike, ASCs decay while refractory, V sees the
     #    start-of-step ASC; NEST jumps ASC to asc_amps + r*ASC*exp(-k t_ref) in the spike step
     #    and V sees the exact step mean (1 - exp(-k h)) / (k h) * ASC.
@@ -53,6 +56,9 @@ KNOB_VALUES: dict[str, tuple] = {
     "delay_rounding": ("tf_clip_half_even", "nest_half_up"),
     # 9: TF starts at V_reset, NEST at E_L.
     "initial_v": ("v_reset", "e_l"),
+    # Input edges: TF and NEST delay a stimulus event by its input edge's delay ("edge"); bmtk
+    # dpointnet's GLIF3Cell has no input delays: an input acts in the step it is given ("ignored").
+    "input_delay": ("edge", "ignored"),
 }
 
 #: Knob values beyond GLIF3_SEMANTICS.md section 4, for the LIF family and the discrete-time LIF rule
@@ -98,6 +104,8 @@ class Semantics:
     initial_v: str
     delay_offset_steps: int = 0
     name: str = "custom"
+    #: defaulted (and after ``name``) so profiles written before this knob existed keep their meaning
+    input_delay: str = "edge"
     input_timing: str = "end_of_arrival_step"
 
     def __post_init__(self):
@@ -179,6 +187,19 @@ PROFILES: dict[str, Semantics] = {
         input_timing="in_arrival_step",
         name="snn-discrete",
     ),
+    # bmtk >= 1.2 bmtk/simulator/dpointnet/cell_models/glif3_cell.py, class GLIF3Cell: the TF
+    # training step (Billeh) with an integer refractory countdown, v starting at 0 (= E_L; the cell
+    # assumes V_reset = E_L) and inputs without delays.
+    "bmtk-dpointnet": Semantics(
+        reset="subtract_next_step",
+        refractory="mask_spikes_steps",
+        asc="tf_late_jump",
+        psc_to_v="euler_lag",
+        delay_rounding="tf_clip_half_even",
+        initial_v="e_l",
+        input_delay="ignored",
+        name="bmtk-dpointnet",
+    ),
 }
 
 
@@ -249,3 +270,14 @@ def refractory_steps(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:
     """NEST's RefractoryCounts: t_ref in whole steps, rounded up (computed in integer tics)."""
     step_tics = int(_tics(dt_ms))
     return -(-_tics(t_ref_ms) // step_tics)
+
+
+def refractory_steps_bmtk(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:
+    """bmtk dpointnet's refractory countdown: max(ceil(t_ref / dt), 1) steps, the division in float64.
+
+    Unlike :func:`refractory_steps` (NEST, integer tics) the quotient is a float, so e.g.
+    t_ref = 2.1 ms at dt = 0.3 ms gives ceil(7.000000000000001) = 8 steps where NEST counts 7
+    (bmtk GLIF3Cell.__init__).
+    """
+    steps = np.ceil(np.asarray(t_ref_ms, dtype=float) / float(dt_ms))
+    return np.maximum(steps, 1.0).astype(np.int64)

@@ -278,3 +278,149 @@ def cells_to_spinnaker_glif3(cells: GLIF3Cells, i_offset_pA: ArrayLike = 0.0) ->
     for r in range(4):
         out[f"tau_syn_{r}"] = c.tau_syn_ms[:, r].copy()
     return out
+
+
+# --- NEST iaf_* point neurons -> PyNN standard cells ---------------------------------------------------------
+
+#: Spec model (NEST name, ``GLIF3Cells.models``) -> PyNN standard cell type with the same equations.
+PYNN_IAF_CELL: dict[str, str] = {
+    "iaf_psc_exp": "IF_curr_exp",
+    "iaf_psc_alpha": "IF_curr_alpha",
+    "iaf_cond_exp": "IF_cond_exp",
+}
+
+#: NEST 3.10 defaults of the parameters the PyNN standard cells carry (``nest.GetDefaults``; checked
+#: against the installed NEST in tests/test_units.py). A spec's ``native_params`` only lists what it
+#: changes, so the rest must come from NEST's defaults, not PyNN's (PyNN's IF_curr_exp has cm = 1 nF,
+#: NEST's C_m is 250 pF). Units: NEST's (pF, nS, mV, ms, pA).
+NEST_IAF_DEFAULTS: dict[str, dict[str, float]] = {
+    "iaf_psc_exp": {
+        "C_m": 250.0,
+        "tau_m": 10.0,
+        "t_ref": 2.0,
+        "E_L": -70.0,
+        "V_reset": -70.0,
+        "V_th": -55.0,
+        "tau_syn_ex": 2.0,
+        "tau_syn_in": 2.0,
+        "I_e": 0.0,
+    },
+    "iaf_psc_alpha": {
+        "C_m": 250.0,
+        "tau_m": 10.0,
+        "t_ref": 2.0,
+        "E_L": -70.0,
+        "V_reset": -70.0,
+        "V_th": -55.0,
+        "tau_syn_ex": 2.0,
+        "tau_syn_in": 2.0,
+        "I_e": 0.0,
+    },
+    "iaf_cond_exp": {
+        "C_m": 250.0,
+        "g_L": 16.6667,
+        "t_ref": 2.0,
+        "E_L": -70.0,
+        "V_reset": -60.0,
+        "V_th": -55.0,
+        "E_ex": 0.0,
+        "E_in": -85.0,
+        "tau_syn_ex": 0.2,
+        "tau_syn_in": 2.0,
+        "I_e": 0.0,
+    },
+}
+
+#: NEST parameters a PyNN standard cell has no counterpart for, accepted only at the NEST default
+#: (any other value is a model PyNN cannot express). ``V_m`` is not here: the ``initial_v`` knob sets it.
+NEST_IAF_FIXED: dict[str, dict[str, float]] = {
+    "iaf_psc_exp": {"delta": 0.0},  # escape noise off (then rho is inert)
+    "iaf_psc_alpha": {"V_min": -np.inf},
+    "iaf_cond_exp": {},
+}
+#: NEST parameters that have no effect on the translated model and are ignored.
+NEST_IAF_INERT = frozenset({"V_m", "rho"})
+
+#: Units of the parameters returned by :func:`iaf_to_pynn` (PyNN standard units).
+PYNN_IAF_UNITS: dict[str, str] = {
+    "cm": "nF",
+    "tau_m": "ms",
+    "tau_refrac": "ms",
+    "v_rest": "mV",
+    "v_reset": "mV",
+    "v_thresh": "mV",
+    "tau_syn_E": "ms",
+    "tau_syn_I": "ms",
+    "i_offset": "nA",
+    "e_rev_E": "mV",
+    "e_rev_I": "mV",
+}
+
+
+def iaf_nest_params(model: str, native_params: dict) -> dict[str, float]:
+    """NEST defaults of ``model`` updated with the spec's ``native_params`` (NEST units).
+
+    Raises NotApplicable for a model without a PyNN standard cell, or a NEST parameter that the
+    PyNN cell cannot express (e.g. ``V_min`` of iaf_psc_alpha, escape noise ``delta`` of iaf_psc_exp).
+    """
+    if model not in PYNN_IAF_CELL:
+        raise NotApplicable(f"model {model!r} has no PyNN standard cell (supported: {tuple(PYNN_IAF_CELL)})")
+    params = dict(NEST_IAF_DEFAULTS[model])
+    fixed = NEST_IAF_FIXED[model]
+    for key, value in native_params.items():
+        if key in params:
+            params[key] = float(value)
+        elif key in fixed:
+            if float(value) != fixed[key]:
+                raise NotApplicable(
+                    f"{model} parameter {key}={value} has no PyNN {PYNN_IAF_CELL[model]} counterpart "
+                    f"(only the NEST default {fixed[key]} can be expressed)"
+                )
+        elif key not in NEST_IAF_INERT:
+            raise NotApplicable(f"{model} parameter {key!r} is not translated to PyNN {PYNN_IAF_CELL[model]}")
+    return params
+
+
+def iaf_to_pynn(model: str, native_params: dict) -> dict[str, float]:
+    """PyNN standard-cell parameters (units :data:`PYNN_IAF_UNITS`) of a NEST iaf_* node type.
+
+    Names and scale factors follow PyNN 0.13's own NEST translations
+    (``pyNN/nest/standardmodels/cells.py``: ``cm = C_m / 1000``, ``i_offset = I_e / 1000``,
+    and for IF_cond_exp ``tau_m = C_m / g_L``), so pyNN.nest hands NEST back the spec's values.
+    """
+    p = iaf_nest_params(model, native_params)
+    out = {
+        "cm": float(pF_to_nF(p["C_m"])),
+        "tau_refrac": p["t_ref"],
+        "v_rest": p["E_L"],
+        "v_reset": p["V_reset"],
+        "v_thresh": p["V_th"],
+        "tau_syn_E": p["tau_syn_ex"],
+        "tau_syn_I": p["tau_syn_in"],
+        "i_offset": float(pA_to_nA(p["I_e"])),
+    }
+    if model == "iaf_cond_exp":
+        # pF / nS = ms; PyNN gives NEST g_L = cm / tau_m * 1000 back (one rounding each way)
+        out["tau_m"] = p["C_m"] / p["g_L"]
+        out["e_rev_E"] = p["E_ex"]
+        out["e_rev_I"] = p["E_in"]
+    else:
+        out["tau_m"] = p["tau_m"]
+    return out
+
+
+def iaf_weight_to_pynn(model: str, weight: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Spec weights onto an iaf_* target -> (PyNN weight, is_inhibitory).
+
+    The spec carries NEST's convention: one signed weight, pA for ``iaf_psc_*`` and nS for
+    ``iaf_cond_exp``, negative = inhibitory synapse. PyNN wants nA / uS on the receptor
+    "excitatory" or "inhibitory"; current-based inhibitory weights stay negative, conductances
+    are positive on both receptors (PyNN documentation, "Synapses").
+    """
+    w = _f(weight)
+    inhibitory = w < 0
+    if model == "iaf_cond_exp":
+        return nS_to_uS(np.abs(w)), inhibitory
+    if model in PYNN_IAF_CELL:
+        return pA_to_nA(w), inhibitory
+    raise NotApplicable(f"model {model!r} has no PyNN standard cell (supported: {tuple(PYNN_IAF_CELL)})")

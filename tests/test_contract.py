@@ -27,6 +27,7 @@ NEST_KNOBS = {
     "psc_to_v": ("exact_alpha",),
     "delay_rounding": KNOB_VALUES["delay_rounding"],
     "initial_v": KNOB_VALUES["initial_v"],
+    "input_delay": ("edge",),
     "delay_offset_steps": ("any",),
     "input_timing": ("end_of_arrival_step",),  # a LIF knob (semantics.LIF_KNOB_VALUES): declared like every knob
 }

@@ -28,21 +28,54 @@ SECTION_4 = [
     (9, "initial_v", "v_reset", "e_l"),  # V_reset | E_L
 ]
 
+# GLIF3_SEMANTICS.md section 2 "BMTK dpointnet GLIF3Cell": knob values and knobs beyond section 4.
+# Whole-step refractory countdown ceil(t_ref/dt) >= 1 (masking only, or with hard_reset holding V).
+BMTK_EXTRA_VALUES = {"refractory": {"mask_spikes_steps", "hold_reset_steps"}}
+# (knob, value of TF and NEST, bmtk value): inputs act in the step they are given (no input delay).
+BMTK_KNOBS = [("input_delay", "edge", "ignored")]
+BMTK = PROFILES["bmtk-dpointnet"]
+
 
 @pytest.mark.parametrize(("row", "knob", "tf_value", "nest_value"), SECTION_4)
 def test_profiles_match_semantics_table(row, knob, tf_value, nest_value):
     assert getattr(TF, knob) == tf_value, f"row {row}"
     assert getattr(NEST, knob) == nest_value, f"row {row}"
-    assert set(KNOB_VALUES[knob]) == {tf_value, nest_value}
+    assert set(KNOB_VALUES[knob]) == {tf_value, nest_value} | BMTK_EXTRA_VALUES.get(knob, set())
 
 
 def test_every_knob_is_in_the_table_and_profiles_differ_on_each():
-    assert set(KNOB_VALUES) == {knob for _, knob, _, _ in SECTION_4}
+    assert set(KNOB_VALUES) == {knob for _, knob, _, _ in SECTION_4} | {knob for knob, _, _ in BMTK_KNOBS}
     # row 5 (latency) is the integer knob; both profiles are the simulators' own semantics: no compensation
     assert semantics.INT_KNOBS == ("delay_offset_steps",)
     assert TF.delay_offset_steps == NEST.delay_offset_steps == 0
-    assert set(TF.differing_knobs(NEST)) == set(KNOB_VALUES)
+    assert set(TF.differing_knobs(NEST)) == {knob for _, knob, _, _ in SECTION_4}
     assert TF.name == "tf-billeh" and NEST.name == "nest-glif-psc"
+
+
+@pytest.mark.parametrize(("knob", "tf_nest_value", "bmtk_value"), BMTK_KNOBS)
+def test_bmtk_only_knobs(knob, tf_nest_value, bmtk_value):
+    assert getattr(TF, knob) == getattr(NEST, knob) == tf_nest_value
+    assert getattr(BMTK, knob) == bmtk_value
+    assert set(KNOB_VALUES[knob]) == {tf_nest_value, bmtk_value}
+
+
+def test_bmtk_profile_is_tf_billeh_with_named_differences():
+    # section 2: the TF training step, with whole-step refractoriness, v starting at 0 (= E_L) and
+    # inputs without delays
+    assert TF.differing_knobs(BMTK) == {
+        "refractory": ("mask_spikes", "mask_spikes_steps"),
+        "initial_v": ("v_reset", "e_l"),
+        "input_delay": ("edge", "ignored"),
+    }
+    assert BMTK.name == "bmtk-dpointnet" and BMTK.delay_offset_steps == 0
+
+
+def test_bmtk_refractory_steps_float_ceil_at_least_one():
+    # ceil in float64 like GLIF3Cell.__init__: 2.1/0.3 = 7.000000000000001 -> 8; t_ref 0 -> 1
+    np.testing.assert_array_equal(semantics.refractory_steps_bmtk(np.array([2.1, 0.0, 0.3, 3.0]), 0.3), [8, 1, 1, 10])
+    np.testing.assert_array_equal(semantics.refractory_steps_bmtk(np.array([2.2, 0.0, 1.0]), 1.0), [3, 1, 1])
+    # NEST counts in integer tics: the same 2.1 ms is 7 steps there
+    assert refractory_steps(np.array([2.1]), 0.3)[0] == 7
 
 
 def test_profile_lookup():

@@ -12,6 +12,7 @@ Symptoms documented here (PyNN 0.13 / NEST 3.10; each assertion fails if the beh
    1..len(tau_syn)): the Projection raises ``ConnectionError`` at construction, nothing is connected;
    receptor names "1".."4" are rejected by PyNN itself. Plain NEST on ports 1..4 gives four different PSPs.
 4. Units: PyNN weights are nA (NEST weight = 1000 * w pA); shown with a subclass that names the ports.
+5. ``setup(min_delay='auto')`` delivers SpikeSourceArray inputs late (here 2 steps); ``min_delay = dt`` does not.
 """
 
 from __future__ import annotations
@@ -157,3 +158,28 @@ def test_port_named_pynn_matches_plain_nest_with_weights_in_na(pynn_sim):
         peaks.append(v_nest.max() - GLIF3["E_L"])
     assert min(peaks) > 1.0
     assert len({round(p, 6) for p in peaks}) == 4  # tau_syn differs per port: the port matters
+
+
+@pytest.mark.parametrize(("min_delay", "late_steps"), [("auto", 2), (DT, 0)])
+def test_min_delay_auto_delivers_spike_source_array_inputs_late(min_delay, late_steps):
+    """Why adapters/pynn.py sets min_delay = dt: with 'auto', PyNN shifts SpikeSourceArray times back by the
+    kernel's min_delay at creation (dt) but relays them with the min_delay the kernel settles on (the
+    smallest delay, 0.3 ms here), so the input reaches V (0.3 - 0.1) ms = 2 steps late."""
+    s, d = 4, 3  # event in step s, delay d steps: NEST's own spike_generator moves V in step s+d+1
+    pynn.setup(timestep=DT, min_delay=min_delay, spike_precision="on_grid")
+    try:
+        post = pynn.Population(1, pynn.IF_curr_exp())
+        src = pynn.Population(1, pynn.SpikeSourceArray(spike_times=[(s + 1) * DT]))
+        pynn.Projection(src, post, pynn.AllToAllConnector(), pynn.StaticSynapse(weight=0.5, delay=d * DT))
+        post.record("v")
+        pynn.run(3.0)
+        v = _vm_named(post, "v")
+    finally:
+        pynn.end()
+        nest.ResetKernel()
+    first_moved_step = int(np.flatnonzero(np.abs(v - v[0]) > 1e-12)[0]) - 1  # sample k+1 = end of step k
+    assert first_moved_step == s + d + 1 + late_steps
+
+
+def _vm_named(pop, name):
+    return np.asarray(pop.get_data().segments[0].filter(name=name)[0]).ravel()
