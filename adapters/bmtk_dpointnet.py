@@ -87,6 +87,7 @@ class BmtkDPointNetAdapter(Adapter):
                 "delay_rounding": ("tf_clip_half_even",),
                 "initial_v": ("e_l",),
                 "input_delay": ("ignored",),
+                # the GLIF3 step of the TF reference: an arrival enters the PSC at the end of its step
                 "input_timing": ("end_of_arrival_step",),
                 "delay_offset_steps": (0,),
             },

@@ -184,6 +184,7 @@ class PyNNAdapter(Adapter):
             "delay_rounding": KNOB_VALUES["delay_rounding"],
             "initial_v": KNOB_VALUES["initial_v"],
             "input_delay": ("edge",),
+            # PyNN cells add an arriving spike to the synaptic state after V's update (as NEST)
             "input_timing": ("end_of_arrival_step",),
             "delay_offset_steps": ("any",),
         }

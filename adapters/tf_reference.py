@@ -424,7 +424,12 @@ class TFReferenceAdapter(Adapter):
                 "glif3": {"reset": KNOB_VALUES["reset"], "input_timing": ("end_of_arrival_step",)},
                 # iaf_psc_delta: every reset; refractory clamp (NEST) or mask_spikes (TF's float countdown:
                 # no effect when t_ref <= dt, where it is the libraries' discrete rule)
-                "iaf_psc_delta": {"reset": ALL_KNOB_VALUES["reset"], "refractory": ("clamp", "mask_spikes")},
+                "iaf_psc_delta": {
+                    "reset": ALL_KNOB_VALUES["reset"],
+                    "refractory": ("clamp", "mask_spikes"),
+                    "input_delay": ("edge",),
+                },
+                "lif_discrete": {"input_delay": ("edge",)},
             },
         )
 

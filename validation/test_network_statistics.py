@@ -8,9 +8,10 @@ The reference is NEST with two disjoint seed sets of the frozen Poisson drive; e
 adapter that can run the scenario is a candidate with a third seed set (NEST itself: the positive
 control). A broken variant (inhibitory weights halved) must fail: the band is not vacuous.
 
-Quick tier: 5 seeds per set (each NEST run takes < 1 s here); nightly: 10 seeds per set, the
-papers' protocol (with fewer, an equivalent candidate fails a check more often; see
-snnval.compare.emd_acceptance).
+Quick tier: the Vogels-Abbott COBA benchmark with 5 seeds per set (every adapter runs 5 + the
+reference 10 NEST runs: measured ~25-40 s per adapter under the shared machine's load); nightly: all
+three networks with 10 seeds per set, the papers' protocol (with fewer, an equivalent candidate fails
+a check more often; see snnval.compare.emd_acceptance).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from snnval.spec import NetworkSpec
 from validation.conftest import require
 
 NETWORKS = ("ei_cuba", "ei_coba", "ping")
+QUICK_NETWORKS = ("ei_coba",)
 STATISTICS = ("rate_Hz", "cv_isi", "cc", "osc_Hz")
 #: first seed of each set (disjoint ranges of the stimulus seed)
 SET_START = {"ref_a": 1000, "ref_b": 2000, "candidate": 3000}
@@ -93,14 +95,14 @@ def _broken_check(scenario: str, n_seeds: int) -> None:
 
 @pytest.mark.quick
 @pytest.mark.xdist_group("network_statistics")
-@pytest.mark.parametrize("scenario", NETWORKS)
+@pytest.mark.parametrize("scenario", QUICK_NETWORKS)
 def test_network_statistics_within_seed_spread(scenario, sim):
     _candidate_check(scenario, sim, QUICK_SEEDS)
 
 
 @pytest.mark.quick
 @pytest.mark.xdist_group("network_statistics")
-@pytest.mark.parametrize("scenario", NETWORKS)
+@pytest.mark.parametrize("scenario", QUICK_NETWORKS)
 def test_halved_inhibition_fails(scenario):
     _broken_check(scenario, QUICK_SEEDS)
 
