@@ -93,9 +93,9 @@ def _status(nest, gid: int, keys):
 def test_registry_and_capabilities():
     assert isinstance(get_adapter("nest"), NestGlifAdapter)
     caps = ADAPTER.capabilities()
-    assert caps.models == (
-        "glif3", "iaf_psc_alpha", "iaf_psc_exp", "iaf_cond_exp", "iaf_psc_exp_ps", "iaf_psc_alpha_ps"
-    )  # fmt: skip
+    assert set(caps.models) == {
+        "glif3", "iaf_psc_alpha", "iaf_psc_exp", "iaf_cond_exp", "iaf_psc_delta", "iaf_psc_exp_ps", "iaf_psc_alpha_ps"
+    }  # fmt: skip
     assert caps.spike_times == "precise"  # offsets of the *_ps models
     assert set(caps.recordables) == {"V_m", "ASC", "I_syn"}
     assert caps.knobs["reset"] == ("hard_same_step",) and caps.knobs["psc_to_v"] == ("exact_alpha",)

@@ -71,13 +71,18 @@ def test_nightly_quick_produces_a_passing_report(night):
     passed = [c for c in cells if c["status"] == "pass" and c["scenario"].split(" ")[0] in glif3]
     assert sum(c["simulator"] in core for c in passed) >= 3 * 2 * 3
     runners = {a["runner"]: a for a in results["accuracy"]}
-    assert set(runners) == RUNNERS
+    # the runners are derived from the registry (every adapter x declared profile that can run the model)
+    assert RUNNERS <= set(runners)
     assert all(a["n"] == 50 for a in runners.values())
     # every pair of runners, so "TF in NEST's profile equals NEST" is visible on the page
     pairs = {(g["a"], g["b"]): g for g in results["agreement"]}
-    assert len(pairs) == 3
+    assert len(pairs) == len(runners) * (len(runners) - 1) // 2
     same = pairs[("tf (nest-glif-psc)", "nest (nest-glif-psc)")]
     assert same["agreement"] >= MIN_SAME_SEMANTICS_AGREEMENT
+    # every other runner in NEST's profile (Brian2, ...) predicts what NEST predicts
+    for (a, b), pair in pairs.items():
+        if a.endswith("(nest-glif-psc)") and b.endswith("(nest-glif-psc)"):
+            assert pair["agreement"] >= MIN_SAME_SEMANTICS_AGREEMENT, (a, b, pair["agreement"])
     html = (out / "report" / "index.html").read_text()
     assert 'data-pair="tf (nest-glif-psc) | nest (nest-glif-psc)"' in html
     assert len((out / "history.jsonl").read_text().splitlines()) == 1
