@@ -198,7 +198,9 @@ def run_adapter_variant(d: Path, threads: int) -> dict:
     adapter = get_adapter("nest")
     adapter.availability()  # imports NEST (not timed, as in the raw variants)
     rss0 = _rss_GB()
-    cfg = RunConfig(semantics=profile("nest-glif-psc"), record=(), record_neurons=np.zeros(0, np.int64), threads=threads)
+    cfg = RunConfig(
+        semantics=profile("nest-glif-psc"), record=(), record_neurons=np.zeros(0, np.int64), threads=threads
+    )
     t0 = time.perf_counter()
     res = adapter.run(spec, stim, cfg)
     total = time.perf_counter() - t0
@@ -227,11 +229,13 @@ def run_raw_variant(d: Path, threads: int, injector: bool) -> dict:
         params = {
             "V_th": c.V_th_mV[t], "E_L": c.E_L_mV[t], "V_reset": c.V_reset_mV[t], "g": c.g_nS[t],
             "C_m": c.C_m_pF[t], "t_ref": c.t_ref_ms[t], "asc_init": [0.0, 0.0],
-            "asc_decay": list(c.asc_decay_per_ms[t]), "asc_amps": list(c.asc_amps_pA[t]),
-            "asc_r": list(c.asc_r_or_ones[t]), "tau_syn": list(c.tau_syn_ms[t]), "V_m": c.E_L_mV[t],
+            "asc_decay": c.asc_decay_per_ms[t].tolist(), "asc_amps": c.asc_amps_pA[t].tolist(),
+            "asc_r": c.asc_r_or_ones[t].tolist(), "tau_syn": c.tau_syn_ms[t].tolist(), "V_m": c.E_L_mV[t],
             "after_spike_currents": True, "spike_dependent_threshold": False, "adapting_threshold": False,
         }  # fmt: skip
-        nest.CopyModel("glif_psc", f"glif_nt{t}", {k: (float(v) if np.isscalar(v) else v) for k, v in params.items()})
+        nest.CopyModel(
+            "glif_psc", f"glif_nt{t}", {k: (v.item() if isinstance(v, np.generic) else v) for k, v in params.items()}
+        )
         pop = nest.Create(f"glif_nt{t}", n_t)
         neurons = pop if neurons is None else neurons + pop
     for r in range(spec.n_receptors):
@@ -239,8 +243,8 @@ def run_raw_variant(d: Path, threads: int, injector: bool) -> dict:
     syn = spec.synapses
     for r in range(spec.n_receptors):
         m = syn.receptor == r
-        nest.Connect(syn.pre[m] + 1, syn.post[m] + 1, "one_to_one",
-                     {"synapse_model": f"syn_port{r + 1}", "weight": syn.weight_pA[m], "delay": syn.delay_ms[m]})  # fmt: skip
+        spec_r = {"synapse_model": f"syn_port{r + 1}", "weight": syn.weight_pA[m], "delay": syn.delay_ms[m]}
+        nest.Connect(syn.pre[m] + 1, syn.post[m] + 1, "one_to_one", spec_r)
     # inputs: one node per source that fires in the trial; times (step + 1) * dt
     ev = stim.events
     order = np.argsort(ev.source, kind="stable")
@@ -257,8 +261,11 @@ def run_raw_variant(d: Path, threads: int, injector: bool) -> dict:
     for r in range(spec.n_receptors):
         m = keep & (inp.receptor == r)
         if m.any():
+            # NEST: every connection out of a device (spike_generator) must use one synapse model,
+            # so generators take static_synapse with a receptor_type; injectors are nodes and take the copies
+            spec_r = {"synapse_model": f"syn_port{r + 1}"} if injector else {"receptor_type": r + 1}
             nest.Connect(gid_of_src[inp.pre[m]], inp.post[m] + 1, "one_to_one",
-                         {"synapse_model": f"syn_port{r + 1}", "weight": inp.weight_pA[m], "delay": inp.delay_ms[m]})  # fmt: skip
+                         {**spec_r, "weight": inp.weight_pA[m], "delay": inp.delay_ms[m]})  # fmt: skip
     sr = nest.Create("spike_recorder")
     nest.Connect(neurons, sr)
     t1 = time.perf_counter()
@@ -313,7 +320,9 @@ def run_tf_variant(d: Path, threads: int) -> dict:
     adapter = get_adapter("tf")
     adapter.availability()
     rss0 = _rss_GB()
-    cfg = RunConfig(semantics=profile("nest-glif-psc"), record=(), record_neurons=np.zeros(0, np.int64), threads=threads)
+    cfg = RunConfig(
+        semantics=profile("nest-glif-psc"), record=(), record_neurons=np.zeros(0, np.int64), threads=threads
+    )
     t0 = time.perf_counter()
     res = adapter.run(spec, stim, cfg)
     total = time.perf_counter() - t0
@@ -410,12 +419,19 @@ def main(argv: list[str] | None = None) -> dict:
                     "runs": runs,
                 }
             )
-    print(f"\nV1 benchmark network, {args.threads} threads, medians of {args.repeat}, machine {machine['cpu']} x{machine['cores']}")
-    print(f"{'scale':>6} {'neurons':>7} {'variant':<8} {'build s':>8} {'run s':>8} {'RT fact':>8} {'peak GB':>8} {'spikes':>8} sha")
+    print(
+        f"\nV1 benchmark network, {args.threads} threads, medians of {args.repeat}, "
+        f"machine {machine['cpu']} x{machine['cores']}"
+    )
+    print(
+        f"{'scale':>6} {'neurons':>7} {'variant':<8} {'build s':>8} {'run s':>8} {'RT fact':>8} {'peak GB':>8} "
+        f"{'spikes':>8} sha"
+    )
     for r in rows:
         print(
-            f"{r['scale']:>6g} {r['n_neurons']:>7} {r['variant']:<8} {r['build_s_median']:>8.2f} {r['run_s_median']:>8.2f} "
-            f"{r['realtime_factor_median']:>8.2f} {r['peak_rss_GB_median']:>8.2f} {r['n_spikes'][0]:>8} {','.join(r['spikes_sha'])}"
+            f"{r['scale']:>6g} {r['n_neurons']:>7} {r['variant']:<8} {r['build_s_median']:>8.2f} "
+            f"{r['run_s_median']:>8.2f} {r['realtime_factor_median']:>8.2f} {r['peak_rss_GB_median']:>8.2f} "
+            f"{r['n_spikes'][0]:>8} {','.join(r['spikes_sha'])}"
         )
     checks = {}
     for scale in args.scales:
@@ -427,7 +443,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = {
         "benchmark": "v1_side_by_side",
         "date": dt.date.today().isoformat(),
-        "utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", "benchmarks/bench_v1.py", *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine,
         "loadavg_end": list(os.getloadavg()),

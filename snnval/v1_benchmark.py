@@ -125,7 +125,9 @@ def _lookup(table: dict, pop: str):
 def population_sizes(n_neurons: int) -> dict[str, int]:
     """Neurons per population summing exactly to ``n_neurons`` (largest-remainder rounding)."""
     pops = population_names()
-    frac = np.array([LAYER_FRACTION[_layer_class(p)[0]] * CLASS_FRACTION[_layer_class(p)[0]][_layer_class(p)[1]] for p in pops])
+    frac = np.array(
+        [LAYER_FRACTION[_layer_class(p)[0]] * CLASS_FRACTION[_layer_class(p)[0]][_layer_class(p)[1]] for p in pops]
+    )
     raw = frac / frac.sum() * n_neurons
     sizes = np.floor(raw).astype(np.int64)
     sizes[np.argsort(raw - sizes)[::-1][: n_neurons - sizes.sum()]] += 1
@@ -206,9 +208,7 @@ def build_v1_benchmark(seed: int = 1, config: V1BenchConfig | None = None) -> Ne
     for q in range(len(pops)):  # 17 post populations: a loop over populations, not synapses
         pref = np.array(
             [
-                size[p]
-                * CLASS_AFFINITY[cls[p]][cls[q]]
-                * (SAME_LAYER_AFFINITY if layer[p] == layer[q] else 1.0)
+                size[p] * CLASS_AFFINITY[cls[p]][cls[q]] * (SAME_LAYER_AFFINITY if layer[p] == layer[q] else 1.0)
                 for p in range(len(pops))
             ],
             dtype=float,
@@ -256,7 +256,12 @@ def build_v1_benchmark(seed: int = 1, config: V1BenchConfig | None = None) -> Ne
 
 
 def v1_stimulus(
-    spec: NetworkSpec, seed: int = 2, n_trials: int = 1, n_steps: int = TRIAL_MS, dt_ms: float = 1.0, n_lgn: int | None = None
+    spec: NetworkSpec,
+    seed: int = 2,
+    n_trials: int = 1,
+    n_steps: int = TRIAL_MS,
+    dt_ms: float = 1.0,
+    n_lgn: int | None = None,
 ) -> FrozenStimulus:
     """Frozen Bernoulli input events (amplitude 1) for :func:`build_v1_benchmark` networks.
 
@@ -282,4 +287,6 @@ def v1_stimulus(
 def population_rates_Hz(spec: NetworkSpec, spike_neuron: np.ndarray, duration_s: float, n_trials: int = 1) -> dict:
     """Mean rate (Hz) per population from spike neuron ids."""
     counts = np.bincount(spike_neuron, minlength=spec.n_neurons)
-    return {p: float(counts[ids].sum() / max(ids.size, 1) / duration_s / n_trials) for p, ids in spec.populations.items()}
+    return {
+        p: float(counts[ids].sum() / max(ids.size, 1) / duration_s / n_trials) for p, ids in spec.populations.items()
+    }
