@@ -105,6 +105,8 @@ class NestBuild:
     n_spike_generators: int
     n_current_generators: int
     n_connections: int
+    #: NEST model of the input nodes ("spike_train_injector", "spike_generator" or "" without inputs)
+    input_model: str = ""
 
 
 class NestGlifAdapter(Adapter):
@@ -328,6 +330,7 @@ class NestGlifAdapter(Adapter):
         # synapse model), else spike_generator devices (real amplitudes as spike_weights).
         ev = trial.events
         n_gen = 0
+        injector = False
         if len(ev) and len(spec.inputs):
             injector = _unit_events(ev)
             src_gid, n_gen = self._spike_generators(nest, ev, dt, spec.n_sources, injector)
@@ -363,7 +366,8 @@ class NestGlifAdapter(Adapter):
 
         neuron_of_gid = np.full(int(gid_of.max()) + 1, -1, dtype=np.int64)
         neuron_of_gid[gid_of] = np.arange(n)
-        return NestBuild(gid_of, neuron_of_gid, sr, mm, rec, tuple(config.record), n_gen, n_cur, n_conn)
+        input_model = ("spike_train_injector" if injector else "spike_generator") if n_gen else ""
+        return NestBuild(gid_of, neuron_of_gid, sr, mm, rec, tuple(config.record), n_gen, n_cur, n_conn, input_model)
 
     @staticmethod
     def _spike_generators(
@@ -429,6 +433,7 @@ class NestGlifAdapter(Adapter):
         sp_trial, sp_step, sp_neuron = [], [], []
         build_wall = run_wall = 0.0
         counts: dict[str, list[int]] = {"n_connections": [], "n_spike_generators": [], "n_current_generators": []}
+        input_models: list[str] = []
         for i in range(n_trials):
             t0 = time.perf_counter()
             built = self.build(spec, stimulus.trial(i), config, rec_steps, inp_steps)
@@ -440,6 +445,7 @@ class NestGlifAdapter(Adapter):
             run_wall += t2 - t1
             for key in counts:  # per trial: generators exist only for sources / neurons with input
                 counts[key].append(int(getattr(built, key)))
+            input_models.append(built.input_model)
             step, neuron = self._spikes(built, dt, n_steps)
             sp_trial.append(np.full(step.size, i, dtype=np.int64))
             sp_step.append(step)
@@ -454,6 +460,7 @@ class NestGlifAdapter(Adapter):
             "nest_version": str(nest.__version__),
             "realtime_factor": run_wall / simulated_s,
             **counts,
+            "input_models": input_models,
         }
         return RunResult.from_spikes(
             dt,
