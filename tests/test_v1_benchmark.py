@@ -83,3 +83,35 @@ def test_rates_at_one_eighth_size_are_realistic():
         r = float(np.dot([rates[p] for p in pops], sizes) / sizes.sum())
         assert target / 2 < r < target * 2, (key, r, target)
     assert 2.0 < res.n_spikes / spec.n_neurons / 0.6 < 8.0
+
+
+def test_v1_accuracy_model_readout_and_stimulus():
+    from snnval.v1_accuracy import POOL_SIZE, v1_accuracy_model, v1_digit_stimulus
+
+    spec, readout, n_lgn = v1_accuracy_model(1, scale=1 / 32)
+    assert readout.pool_neurons.shape == (10, POOL_SIZE) == (10, 30)
+    assert np.isin(readout.pool_neurons, spec.populations["L5_E"]).all()
+    assert np.unique(readout.pool_neurons).size == 10 * POOL_SIZE
+    img = np.zeros((2, 8, 8))
+    img[0, 2:6, 3] = 1.0  # a bar, and a blank image
+    stim = v1_digit_stimulus(spec, img.reshape(2, 64), n_lgn, seed=3)
+    assert stim.n_steps == 600 and stim.n_trials == 2 and np.all(stim.events.amplitude == 1.0)
+    lgn = stim.events.source < n_lgn
+    during = lgn & (stim.events.step >= 50) & (stim.events.step < 150)
+    # the bar drives its fibres above the spontaneous rate; the blank image leaves only spontaneous events
+    assert np.count_nonzero(during & (stim.events.trial == 0)) > 1.5 * np.count_nonzero(
+        during & (stim.events.trial == 1)
+    )
+
+
+@pytest.mark.nightly
+@pytest.mark.sim("tf")
+@pytest.mark.sim("nest")
+def test_v1_accuracy_check_tf_and_nest_agree_at_small_scale():
+    """The accuracy-tier pipeline at 1/20 size: both simulators run, predictions agree, spikes are identical."""
+    from snnval.v1_accuracy import v1_accuracy_check
+
+    out = v1_accuracy_check(n_samples=2, scale=0.05)
+    assert out["tf"]["n_spikes"] > 1000 and out["identical_spikes"]
+    assert out["agreement"]["k"] == out["agreement"]["n"] == 2
+    assert out["tf"]["realtime_factor"] > 0 and out["nest"]["realtime_factor"] > 0
