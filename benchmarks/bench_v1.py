@@ -344,6 +344,51 @@ def child(variant: str, d: Path, threads: int) -> None:
 
 # --- driver -------------------------------------------------------------------------------------
 
+LABELS = {
+    "adapter": "suite's NEST adapter",
+    "raw_gen": "raw PyNEST, spike generators",
+    "raw_inj": "raw PyNEST, spike injectors",
+    "bmtk": "bmtk pointnet (SONATA)",
+    "tf": "TF reference (nest-glif-psc, float64)",
+}
+
+
+def markdown(results: list[dict]) -> str:
+    """Side-by-side table (largest scale) and scaling table of recorded results, as Markdown."""
+    rows = [r for res in results for r in res["rows"]]
+    top = max(r["scale"] for r in rows)
+    out = ["| variant | build (s) | run 600 ms (s) | real-time factor | peak RSS (GB) | spikes | spikes SHA |"]
+    out.append("|---|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        if r["scale"] == top:
+            out.append(
+                f"| {LABELS[r['variant']]} | {r['build_s_median']:.2f} | {r['run_s_median']:.2f} | "
+                f"{r['realtime_factor_median']:.1f} | {r['peak_rss_GB_median']:.2f} | {r['n_spikes'][0]:,} | "
+                f"{', '.join(r['spikes_sha'])} |"
+            )
+    out += ["", "| scale | neurons | synapses | variant | build (s) | run (s) | peak RSS (GB) | spikes |"]
+    out.append("|---:|---:|---:|---|---:|---:|---:|---:|")
+    for r in sorted(rows, key=lambda r: (r["scale"], VARIANTS.index(r["variant"]))):
+        out.append(
+            f"| {r['scale']:g} | {r['n_neurons']:,} | {r['n_synapses']:,} | {r['variant']} | {r['build_s_median']:.2f} "
+            f"| {r['run_s_median']:.2f} | {r['peak_rss_GB_median']:.2f} | {r['n_spikes'][0]:,} |"
+        )
+    first = next((r for r in rows if r["scale"] == top and r["variant"] in NEST_VARIANTS), None)
+    if first is not None:
+        from snnval.v1_benchmark import TARGET_RATE_HZ, rate_key
+
+        out += ["", f"Rates at scale {top:g} ({first['variant']}, mean {first['mean_rate_Hz']:.2f} Hz):", ""]
+        out += ["| population | rate (Hz) | target (Hz) |", "|---|---:|---:|"]
+        for pop, rate in first["population_rates_Hz"].items():
+            out.append(f"| {pop} | {rate:.2f} | {TARGET_RATE_HZ[rate_key(pop)]:g} |")
+    for res in results:
+        m = res["machine"]
+        out.append(
+            f"\n`{res['command']}` at {res.get('utc', res['date'])}: {m['cpu']} x{m['cores']}, {m['mem_total_GB']} GB, "
+            f"Python {m['python']}, load average {m['loadavg_1_5_15']} at start, {res.get('loadavg_end')} at end"
+        )
+    return "\n".join(out)
+
 
 def run_child(variant: str, d: Path, threads: int) -> dict:
     cmd = [sys.executable, __file__, "--child", variant, "--data", str(d), "--threads", str(threads)]
@@ -364,11 +409,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "snnval_bench_v1"))
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--tag", default="")
+    ap.add_argument("--markdown", nargs="+", metavar="RESULT.json", help="print the tables of recorded results")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         child(args.child, Path(args.data), args.threads)
+        return {}
+    if args.markdown:
+        print(markdown([json.loads(Path(f).read_text()) for f in args.markdown]))
         return {}
 
     from snnval.machine import machine_info
