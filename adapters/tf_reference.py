@@ -37,6 +37,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 #: Upper bound on trials x steps x neurons x (receptors + 1) per TF call (~400 MB in float64).
 MAX_BATCH_ELEMENTS = 50_000_000
 
+#: Networks with at least this many synapses (recurrent + input) propagate spikes event-driven; smaller
+#: ones keep the dense sparse-matmul step, whose few large ops beat the event path's ~40 small ops per
+#: step there (glif3_network, 4,800 synapses: 0.8 s dense vs 4.5 s event-driven per 1,000 steps; V1 at
+#: 1/8 size, 650,000 synapses: event-driven already faster, benchmarks/README.md). Both give the same
+#: numbers, so the threshold only moves time.
+EVENT_DRIVEN_MIN_SYNAPSES = 200_000
+
 #: Pseudo-derivative dampening of the TF training code (Bellec et al. 2018).
 DAMPENING_FACTOR = 0.3
 
@@ -247,7 +254,20 @@ class TFGlif3Network:
         target = batch * n_out + tf.gather(rows, pos)
         return vals, target
 
-    def simulate(self, x, current_pA=None, record_ids=None, record=("V_m",), train: bool = False):
+    def use_event_driven(self) -> bool:
+        """Event-driven propagation pays off on large networks only (see EVENT_DRIVEN_MIN_SYNAPSES)."""
+        n_syn = len(self.rec_csr[0]) + sum(len(c[0]) for c in self.input_csr)
+        return n_syn >= EVENT_DRIVEN_MIN_SYNAPSES
+
+    def simulate(
+        self,
+        x,
+        current_pA=None,
+        record_ids=None,
+        record=("V_m",),
+        train: bool = False,
+        event_driven: bool | None = None,
+    ):
         """Run B trials of T steps.
 
         x: (B, T, S) source amplitudes (emissions). current_pA: (B, T, N) injected current in force
@@ -255,19 +275,25 @@ class TFGlif3Network:
         variables (B, T, len(record_ids)), each the value that drove V in step k (NEST's recordables):
         "V_m" mV (end of step); "I_syn" pA, the summed PSC at the start of the step; "ASC" pA, the
         summed after-spike current of the last step in which V integrated (held while clamped).
+        event_driven: propagate only each step's spikes and input events (None: for large networks
+        outside training, :meth:`use_event_driven`); the numbers are the same either way.
         """
         tf = self.tf
         x = tf.convert_to_tensor(x, dtype=self.dtype)
         # training differentiates through the dense (B, T, N, R) drive and the recurrent matmul; a plain
-        # run propagates only the events of each step (issue 11: ~100x less work at V1 size)
-        drive = self.external_drive(x) if train else x
+        # run on a large network propagates only the events of each step (a few hundred spikes of 52k)
+        if event_driven is None:
+            event_driven = not train and self.use_event_driven()
+        if event_driven and train:
+            raise ValueError("training needs the dense formulation (event_driven=False)")
+        drive = x if event_driven else self.external_drive(x)
         B, T = x.shape[0], x.shape[1]
         if current_pA is None:
             current = tf.zeros((B, T, self.N), dtype=self.dtype)
         else:
             current = tf.convert_to_tensor(current_pA, dtype=self.dtype) / self._c(self.c.vsc)
         rec_ids = np.arange(self.N) if record_ids is None else np.asarray(record_ids)
-        return self._unroll(drive, current, tf.constant(rec_ids, tf.int32), tuple(record), train)
+        return self._unroll(drive, current, tf.constant(rec_ids, tf.int32), tuple(record), train, event_driven)
 
     def _spike(self, v_scaled, train):
         tf = self.tf
@@ -283,11 +309,10 @@ class TFGlif3Network:
 
         return heaviside(v_scaled) if train else tf.cast(v_scaled > 0.0, self.dtype)
 
-    def _unroll(self, drive, current, rec_ids, record, train):
+    def _unroll(self, drive, current, rec_ids, record, train, event_driven):
         tf, c, sem = self.tf, self.c, self.sem
         N, R, D = self.N, self.R, self.max_delay
         B, T = drive.shape[0], drive.shape[1]
-        event_driven = not train
         if event_driven:
             # drive is the (B, T, S) source tensor; padded in front so step t - d >= -max_delay indexes zeros
             d_max = int(max([d for d, _ in self.input_groups], default=1))
@@ -465,7 +490,9 @@ class TFReferenceAdapter(Adapter):
         net = TFGlif3Network(spec, stimulus.dt_ms, config.semantics, config.dtype)
         np_dtype = np.float64 if config.dtype == "float64" else np.float32
         rec_ids = config.recorded_ids(spec)
-        run = tf.function(lambda x_, c_: net.simulate(x_, c_, rec_ids, config.record))
+        # autograph off: the step uses tf.while_loop and Python branches on Python values only, and
+        # transpiling the step's source cost ~1.7-4 s per run (measured on glif3_network, issue 11)
+        run = tf.function(lambda x_, c_: net.simulate(x_, c_, rec_ids, config.record), autograph=False)
         t1 = time.perf_counter()
         # Trials run in batches so the per-step input drive (B, T, N, R) and the spike tensor (B, T, N)
         # stay bounded at any network size; trials are independent, so batching changes no number.

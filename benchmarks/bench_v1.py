@@ -22,6 +22,10 @@ nest-glif-psc, float64).
 
     python benchmarks/bench_v1.py                              # full size, every variant, 2 repeats
     python benchmarks/bench_v1.py --scales 0.125 0.25 0.5 1 --repeat 1 --variants adapter raw_inj bmtk tf
+    python benchmarks/bench_v1.py --scales 0 --variants tf tf_before   # scale 0: glif3_network (220 neurons, 1 s)
+
+``tf_before`` runs the TF reference of commit TF_BEFORE_REV (every step a sparse matmul against the whole
+spike buffer), for the before/after of the event-driven propagation.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-VARIANTS = ("adapter", "raw_gen", "raw_inj", "bmtk", "tf")
+VARIANTS = ("adapter", "raw_gen", "raw_inj", "bmtk", "tf", "tf_before")
+#: the commit whose TF reference is "before" the event-driven propagation (issue 11)
+TF_BEFORE_REV = "58eb10d"
 NEST_VARIANTS = ("adapter", "raw_gen", "raw_inj", "bmtk")
 
 
@@ -70,15 +76,21 @@ def prepare(scale: float, workdir: Path, seed: int = 1, stim_seed: int = 2) -> P
     """Build and pickle the spec and stimulus of one scale; write the SONATA files for bmtk."""
     from snnval.v1_benchmark import V1BenchConfig, build_v1_benchmark, v1_stimulus
 
-    d = workdir / f"scale_{scale:g}"
+    d = workdir / (f"scale_{scale:g}" if scale > 0 else "glif3_network")
     if (d / "network.pkl").exists():
         return d
     d.mkdir(parents=True, exist_ok=True)
-    spec = build_v1_benchmark(seed, V1BenchConfig(scale=scale))
-    stim = v1_stimulus(spec, stim_seed)
+    if scale > 0:
+        spec = build_v1_benchmark(seed, V1BenchConfig(scale=scale))
+        stim = v1_stimulus(spec, stim_seed)
+    else:  # scale 0: scenario (c) glif3_network at dt 1 ms (220 neurons, 1 s), for the TF before/after
+        from snnval.scenarios import get_scenario
+
+        spec, stim = get_scenario("glif3_network").build(1.0)
     with open(d / "network.pkl.tmp", "wb") as f:
         pickle.dump((spec, stim), f, protocol=pickle.HIGHEST_PROTOCOL)
-    write_sonata(spec, stim, d / "sonata")
+    if scale > 0:
+        write_sonata(spec, stim, d / "sonata")
     os.replace(d / "network.pkl.tmp", d / "network.pkl")
     return d
 
@@ -307,12 +319,30 @@ def run_bmtk_variant(d: Path, threads: int) -> dict:
     return dict(build_s=(t1 - t0) + (t3 - t2), run_s=t2 - t1, rss_loaded_GB=rss0, step=step, neuron=neuron)
 
 
-def run_tf_variant(d: Path, threads: int) -> dict:
+def run_tf_variant(d: Path, threads: int, before: bool = False) -> dict:
+    """The TF reference adapter; ``before``: the adapter module of commit TF_BEFORE_REV (dense matmul)."""
     from snnval.adapters import RunConfig, get_adapter
     from snnval.semantics import profile
 
     spec, stim = _load(d)
-    adapter = get_adapter("tf")
+    if before:
+        import importlib.util
+
+        src = subprocess.run(
+            ["git", "show", f"{TF_BEFORE_REV}:adapters/tf_reference.py"],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        path = d / f"tf_reference_{TF_BEFORE_REV}.py"
+        path.write_text(src)
+        mspec = importlib.util.spec_from_file_location("tf_reference_before", path)
+        module = importlib.util.module_from_spec(mspec)
+        mspec.loader.exec_module(module)
+        adapter = module.TFReferenceAdapter()
+    else:
+        adapter = get_adapter("tf")
     adapter.availability()
     rss0 = _rss_GB()
     cfg = RunConfig(
@@ -332,8 +362,8 @@ def child(variant: str, d: Path, threads: int) -> None:
         out = run_raw_variant(d, threads, injector=variant == "raw_inj")
     elif variant == "bmtk":
         out = run_bmtk_variant(d, threads)
-    elif variant == "tf":
-        out = run_tf_variant(d, threads)
+    elif variant in ("tf", "tf_before"):
+        out = run_tf_variant(d, threads, before=variant == "tf_before")
     else:
         raise SystemExit(f"unknown variant {variant!r}")
     step, neuron = out.pop("step"), out.pop("neuron")
@@ -350,6 +380,7 @@ LABELS = {
     "raw_inj": "raw PyNEST, spike injectors",
     "bmtk": "bmtk pointnet (SONATA)",
     "tf": "TF reference (nest-glif-psc, float64)",
+    "tf_before": f"TF reference before (commit {TF_BEFORE_REV}, dense matmul)",
 }
 
 
@@ -481,6 +512,8 @@ def main(argv: list[str] | None = None) -> dict:
     for scale in args.scales:
         shas = {r["variant"]: r["spikes_sha"] for r in rows if r["scale"] == scale and r["variant"] in NEST_VARIANTS}
         nest_core = {v: s for v, s in shas.items() if v in ("adapter", "raw_gen", "raw_inj")}
+        if len(nest_core) < 2:
+            continue
         same = len({tuple(s) for s in nest_core.values()}) == 1 and all(len(s) == 1 for s in nest_core.values())
         checks[f"{scale:g}"] = {"nest_adapter_raw_identical_spikes": same, "shas": shas}
         print(f"scale {scale:g}: NEST adapter and raw PyNEST spikes identical: {same}")

@@ -1,12 +1,13 @@
 """The TF reference's event-driven propagation against its dense sparse-matmul formulation (real TF).
 
-A plain run propagates only the (neuron, delay) columns that spiked and the sources that emitted
-(CSR by column, ``unsorted_segment_sum``); training keeps the dense formulation (a sparse (N*R x N*D)
-matmul against the spike buffer every step, and the precomputed (B, T, N, R) input drive), which is
-today's forward pass. Both add the same terms in the same order, so spikes and synaptic currents must
-be bit-identical. V_m may differ in the last bits: TensorFlow's graph optimiser (Grappler's arithmetic
-optimisation) rewrites the two graphs' V update differently (with it switched off both agree bit for
-bit; measured max 2.8e-14 mV on glif3_network and on the V1 benchmark network), hence ATOL_MV.
+A plain run on a large network propagates only the (neuron, delay) columns that spiked and the sources
+that emitted (CSR by column, ``unsorted_segment_sum``); training and small networks keep the dense
+formulation (a sparse (N*R x N*D) matmul against the spike buffer every step, and the precomputed
+(B, T, N, R) input drive), which was the only forward pass before. Both add the same terms in the
+same order, so spikes and synaptic currents must be bit-identical. V_m may differ in the last bits:
+TensorFlow's graph optimiser (Grappler's arithmetic optimisation) rewrites the two graphs' V update
+differently (with it switched off both agree bit for bit; measured max 2.8e-14 mV on glif3_network and
+on the V1 benchmark network), hence ATOL_MV.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def _both(spec, stim, prof, record_ids):
     net = TFGlif3Network(spec, stim.dt_ms, profile(prof), "float64")
     x = stim.events.dense(stim.n_trials, stim.n_steps, max(spec.n_sources, 1))
     out = []
-    for train in (False, True):
-        f = tf.function(lambda x_, train=train: net.simulate(x_, None, record_ids, ("V_m", "I_syn"), train=train))
+    for event_driven in (True, False):
+        f = tf.function(lambda x_, e=event_driven: net.simulate(x_, None, record_ids, ("V_m", "I_syn"), event_driven=e))
         out.append({k: v.numpy() for k, v in f(x).items()})
     return out
 
@@ -65,3 +66,17 @@ def test_event_driven_equals_dense_on_glif3_network():
     np.testing.assert_array_equal(event["z"], dense["z"])
     np.testing.assert_array_equal(event["I_syn"], dense["I_syn"])
     np.testing.assert_allclose(event["V_m"], dense["V_m"], rtol=0, atol=ATOL_MV)
+
+
+def test_event_driven_is_chosen_by_size_and_never_for_training():
+    from snnval.adapters.tf_reference import EVENT_DRIVEN_MIN_SYNAPSES, TFGlif3Network
+    from snnval.scenarios import get_scenario
+
+    small, _ = get_scenario("glif3_network").build(1.0)
+    assert not TFGlif3Network(small, 1.0, profile("nest-glif-psc")).use_event_driven()
+    big = build_v1_benchmark(1, V1BenchConfig(scale=0.05))
+    assert len(big.synapses) + len(big.inputs) >= EVENT_DRIVEN_MIN_SYNAPSES
+    net = TFGlif3Network(big, 1.0, profile("nest-glif-psc"))
+    assert net.use_event_driven()
+    with pytest.raises(ValueError, match="training"):
+        net.simulate(np.zeros((1, 5, big.n_sources)), train=True, event_driven=True)
