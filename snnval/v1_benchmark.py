@@ -22,9 +22,10 @@ What comes from where:
   following the inhibitory targeting of Pfeffer et al. 2013 (Nat. Neurosci. 16:1068): Pvalb cells
   inhibit E and Pvalb cells, Sst cells avoid Sst cells, Htr3a (VIP) cells prefer Sst cells;
 * target rates (``TARGET_RATE_HZ``): a few Hz for excitatory cells (lowest in L2/3), tens of Hz for
-  Pvalb, in between for Sst and Htr3a; within the ranges of mouse V1 recordings (Niell & Stryker
-  2008, Neuron 57:... ; Billeh et al. 2020 Fig. 7 compare the model to Neuropixels rates of the same
-  kind); the exact targets are modelling choices;
+  Pvalb, in between for Sst and Htr3a, the kind of ranges mouse V1 recordings report (Niell & Stryker
+  2008, J. Neurosci., for excitatory vs fast-spiking cells; Billeh et al. 2020 compare their model with
+  Neuropixels rates per class). The per-population numbers were not checked against those papers here:
+  they are modelling choices;
 * input: LGN fibres with spontaneous rates ~5 Hz and a drifting-grating-like modulation from 100 ms on
   (the rates are synthetic, a modelling choice), plus background sources that stand for the rest of
   the brain (Billeh et al.'s BKG input); the background weights per population are what was tuned so
