@@ -88,6 +88,20 @@ def _node_ids(nodes: Any) -> np.ndarray:
     return np.asarray(nodes.tolist(), dtype=np.int64)
 
 
+def _port_model(port: int) -> str:
+    """Name of the static_synapse copy that targets receptor port ``port``."""
+    return f"static_synapse__snnval_port{int(port)}"
+
+
+def _unit_events(ev: Events) -> bool:
+    """True if every event is a single unit spike on the grid: amplitude 1, no offset within the step, at
+    most one per (trial, step, source) (what a spike_train_injector can emit)."""
+    if ev.offset_ms is not None or not np.all(ev.amplitude == 1.0):
+        return False
+    key = (ev.trial * (int(ev.step.max(initial=0)) + 1) + ev.step) * (int(ev.source.max(initial=0)) + 1) + ev.source
+    return bool(np.unique(key).size == key.size)
+
+
 @dataclass
 class NestBuild:
     """Handles to one trial built in the NEST kernel.
@@ -105,6 +119,8 @@ class NestBuild:
     n_spike_generators: int
     n_current_generators: int
     n_connections: int
+    #: NEST model of the input nodes ("spike_train_injector", "spike_generator" or "" without inputs)
+    input_model: str = ""
 
 
 class NestGlifAdapter(Adapter):
@@ -215,21 +231,36 @@ class NestGlifAdapter(Adapter):
 
     @staticmethod
     def _connect(
-        nest: Any, pre: np.ndarray, post: np.ndarray, weight: np.ndarray, steps: np.ndarray, dt: float, port: int
+        nest: Any,
+        pre: np.ndarray,
+        post: np.ndarray,
+        weight: np.ndarray,
+        steps: np.ndarray,
+        dt: float,
+        port: int,
+        by_model: bool = False,
     ) -> int:
-        """One vectorised one_to_one Connect of node-id arrays; delays are whole steps * dt (ms)."""
+        """One vectorised one_to_one Connect of node-id arrays; delays are whole steps * dt (ms).
+
+        ``by_model``: use the port's own synapse model (sources are nodes, not devices).
+        """
         if pre.size == 0:
             return 0
+        syn_spec = {
+            "weight": np.ascontiguousarray(weight, dtype=float),
+            "delay": steps.astype(float) * dt,
+        }
+        if by_model:
+            # one static_synapse copy per port (made in build): a receptor_type in syn_spec makes NEST
+            # handle a parameter dict per connection (issue 11: 2.9 -> 2.3 s for 5.2 M connections)
+            syn_spec["synapse_model"] = _port_model(port)
+        else:  # connections out of devices must all use one synapse model (NEST), so the port is a parameter
+            syn_spec.update(synapse_model="static_synapse", receptor_type=int(port))
         nest.Connect(
             np.ascontiguousarray(pre, dtype=np.int64),
             np.ascontiguousarray(post, dtype=np.int64),
             "one_to_one",
-            syn_spec={
-                "synapse_model": "static_synapse",
-                "weight": np.ascontiguousarray(weight, dtype=float),
-                "delay": np.ascontiguousarray(steps, dtype=float) * dt,
-                "receptor_type": int(port),
-            },
+            syn_spec=syn_spec,
         )
         return int(pre.size)
 
@@ -245,15 +276,18 @@ class NestGlifAdapter(Adapter):
         gid_of: np.ndarray,
         n_receptors: int,
         dt: float,
+        by_model: bool = False,
     ) -> int:
         """Connect into glif_psc ports r+1 (one call per receptor) and into iaf_* port 0 (one call)."""
         glif_post = is_glif[post]
+        all_glif = bool(glif_post.all())
         n = 0
         for r in range(n_receptors):
-            m = glif_post & (receptor == r)
-            n += self._connect(nest, pre_gid[m], gid_of[post[m]], weight[m], steps[m], dt, r + 1)
-        m = ~glif_post
-        n += self._connect(nest, pre_gid[m], gid_of[post[m]], weight[m], steps[m], dt, 0)
+            m = (receptor == r) if all_glif else glif_post & (receptor == r)
+            n += self._connect(nest, pre_gid[m], gid_of[post[m]], weight[m], steps[m], dt, r + 1, by_model)
+        if not all_glif:
+            m = ~glif_post
+            n += self._connect(nest, pre_gid[m], gid_of[post[m]], weight[m], steps[m], dt, 0, by_model)
         return n
 
     def build(
@@ -280,12 +314,15 @@ class NestGlifAdapter(Adapter):
         nest.ResetKernel()
         nest.verbosity = nest.VerbosityLevel.ERROR
         nest.SetKernelStatus({"resolution": dt, "local_num_threads": int(config.threads)})
+        for port in range(spec.n_receptors + 1):  # port 0: iaf_* targets
+            nest.CopyModel("static_synapse", _port_model(port), {"receptor_type": port})
 
         # Neurons: one Create per node type, so parameters are set in bulk.
         n = spec.n_neurons
         gid_of = np.empty(n, dtype=np.int64)
         order = np.argsort(spec.node_type, kind="stable")
         types, starts = np.unique(spec.node_type[order], return_index=True)
+        all_neurons = None
         for t, ids in zip(types, np.split(order, starts[1:]), strict=True):
             model, params = self._node_params(nest, spec, int(t), sem)
             # A model copy per node type carries the parameters as defaults: ~25x faster than
@@ -299,9 +336,11 @@ class NestGlifAdapter(Adapter):
                     f"node type {spec.cells.names[t]!r} ({model})",
                     f"parameters NEST accepts: {exc}",
                 ) from exc
-            gid_of[ids] = _node_ids(nest.Create(type_model, int(ids.size)))
+            created = nest.Create(type_model, int(ids.size))
+            gid_of[ids] = _node_ids(created)
+            # the recorder connects to the sum of the Creates: consecutive ranges, no id list (issue 11)
+            all_neurons = created if all_neurons is None else all_neurons + created
         is_glif = (np.asarray(spec.cells.models, dtype=object) == "glif3")[spec.node_type]
-        all_neurons = nest.NodeCollection(np.sort(gid_of).tolist())
 
         n_conn = 0
         syn = spec.synapses
@@ -316,13 +355,18 @@ class NestGlifAdapter(Adapter):
             gid_of,
             spec.n_receptors,
             dt,
+            by_model=True,
         )
 
-        # External sources: one spike_generator per source with events in this trial.
+        # External sources: one input node per source with events in this trial: spike_train_injector
+        # nodes where every event is a single unit spike (cheaper to connect, and they take the port's
+        # synapse model), else spike_generator devices (real amplitudes as spike_weights).
         ev = trial.events
         n_gen = 0
+        injector = False
         if len(ev) and len(spec.inputs):
-            src_gid, n_gen = self._spike_generators(nest, ev, dt, spec.n_sources)
+            injector = _unit_events(ev)
+            src_gid, n_gen = self._spike_generators(nest, ev, dt, spec.n_sources, injector)
             inp = spec.inputs
             has_gen = src_gid[inp.pre] > 0
             n_conn += self._connect_by_port(
@@ -336,6 +380,7 @@ class NestGlifAdapter(Adapter):
                 gid_of,
                 spec.n_receptors,
                 dt,
+                by_model=injector,
             )
 
         n_cur = 0
@@ -354,15 +399,22 @@ class NestGlifAdapter(Adapter):
 
         neuron_of_gid = np.full(int(gid_of.max()) + 1, -1, dtype=np.int64)
         neuron_of_gid[gid_of] = np.arange(n)
-        return NestBuild(gid_of, neuron_of_gid, sr, mm, rec, tuple(config.record), n_gen, n_cur, n_conn)
+        input_model = ("spike_train_injector" if injector else "spike_generator") if n_gen else ""
+        return NestBuild(gid_of, neuron_of_gid, sr, mm, rec, tuple(config.record), n_gen, n_cur, n_conn, input_model)
 
     @staticmethod
-    def _spike_generators(nest: Any, ev: Events, dt: float, n_sources: int) -> tuple[np.ndarray, int]:
-        """Create one spike_generator per source with events; return (node id per source or 0, count).
+    def _spike_generators(
+        nest: Any, ev: Events, dt: float, n_sources: int, injector: bool = False
+    ) -> tuple[np.ndarray, int]:
+        """Create one input node per source with events; return (node id per source or 0, count).
 
-        Events with offsets go to ``precise_times`` generators at ``step*dt + offset``: NEST stamps them
-        at the end of their step (the same stamp as the grid event) and keeps the offset, which only the
-        ``*_ps`` models use (time rule: :func:`snnval.time_grid.precise_spike_steps`).
+        ``injector``: spike_train_injector nodes (every event a single unit spike on the grid, see
+        _unit_events), else spike_generator devices with the amplitudes as spike_weights. Both emit a
+        spike stamped (step + 1) * dt and gave identical spikes on the V1 benchmark network
+        (benchmarks/bench_v1.py). Events with offsets go to ``precise_times`` generators at
+        ``step*dt + offset``: NEST stamps them at the end of their step (the same stamp as the grid event)
+        and keeps the offset, which only the ``*_ps`` models use (time rule:
+        :func:`snnval.time_grid.precise_spike_steps`).
         """
         if ev.offset_ms is None:
             order = np.argsort(ev.source, kind="stable")  # stable: keeps each source's events in step order
@@ -380,11 +432,15 @@ class NestGlifAdapter(Adapter):
             t = np.where(nest_ms_stamp_steps(t, dt) == step + 1, t, spike_times_ms(step, dt))
             params = {"precise_times": True}
         times = np.split(t, starts[1:])
-        weights = np.split(ev.amplitude[order], starts[1:])
-        gens = nest.Create("spike_generator", int(uniq.size), params=params)
-        gens.set(
-            [{"spike_times": t.tolist(), "spike_weights": w.tolist()} for t, w in zip(times, weights, strict=True)]
-        )
+        if injector:
+            gens = nest.Create("spike_train_injector", int(uniq.size), params={"allow_offgrid_times": False})
+            gens.set([{"spike_times": t} for t in times])
+        else:
+            weights = np.split(ev.amplitude[order], starts[1:])
+            gens = nest.Create("spike_generator", int(uniq.size), params=params)
+            gens.set(
+                [{"spike_times": t.tolist(), "spike_weights": w.tolist()} for t, w in zip(times, weights, strict=True)]
+            )
         src_gid = np.zeros(max(n_sources, int(uniq.max()) + 1), dtype=np.int64)
         src_gid[uniq] = _node_ids(gens)
         return src_gid, int(uniq.size)
@@ -427,6 +483,7 @@ class NestGlifAdapter(Adapter):
         precise = bool(set(np.asarray(spec.cells.models)[np.unique(spec.node_type)]) & set(PRECISE_MODELS))
         build_wall = run_wall = 0.0
         counts: dict[str, list[int]] = {"n_connections": [], "n_spike_generators": [], "n_current_generators": []}
+        input_models: list[str] = []
         for i in range(n_trials):
             t0 = time.perf_counter()
             built = self.build(spec, stimulus.trial(i), config, rec_steps, inp_steps)
@@ -438,6 +495,7 @@ class NestGlifAdapter(Adapter):
             run_wall += t2 - t1
             for key in counts:  # per trial: generators exist only for sources / neurons with input
                 counts[key].append(int(getattr(built, key)))
+            input_models.append(built.input_model)
             step, neuron, offset = self._spikes(built, dt, n_steps)
             sp_trial.append(np.full(step.size, i, dtype=np.int64))
             sp_step.append(step)
@@ -453,6 +511,7 @@ class NestGlifAdapter(Adapter):
             "nest_version": str(nest.__version__),
             "realtime_factor": run_wall / simulated_s,
             **counts,
+            "input_models": input_models,
         }
         return RunResult.from_spikes(
             dt,

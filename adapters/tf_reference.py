@@ -52,6 +52,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 #: Upper bound on trials x steps x neurons x (receptors + 1) per TF call (~400 MB in float64).
 MAX_BATCH_ELEMENTS = 50_000_000
 
+#: Networks with at least this many synapses (recurrent + input) propagate spikes event-driven; smaller
+#: ones keep the dense sparse-matmul step, whose few large ops beat the event path's ~40 small ops per
+#: step there (glif3_network, 4,800 synapses: 0.8 s dense vs 4.5 s event-driven per 1,000 steps; V1 at
+#: 1/8 size, 650,000 synapses: event-driven already faster, benchmarks/README.md). Both give the same
+#: numbers, so the threshold only moves time.
+EVENT_DRIVEN_MIN_SYNAPSES = 200_000
+
 #: Pseudo-derivative dampening of the TF training code (Bellec et al. 2018).
 DAMPENING_FACTOR = 0.3
 
@@ -154,6 +161,17 @@ def _sparse_by_delay(pre, post, receptor, weight_norm, steps, n_post, n_receptor
     return np.stack([uniq // width, uniq % width], axis=1).astype(np.int64), values
 
 
+def _csr_by_column(indices: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column-major view of (row, col) sparse indices: (perm, rows, col_ptr).
+
+    ``perm`` orders the entries by column, rows ascending within a column (stable sort of the
+    row-major entries), ``rows = indices[perm, 0]`` and column c owns ``perm[col_ptr[c]:col_ptr[c+1]]``.
+    """
+    perm = np.argsort(indices[:, 1], kind="stable").astype(np.int64)
+    col_ptr = np.searchsorted(indices[perm, 1], np.arange(n_cols + 1)).astype(np.int64)
+    return perm, indices[perm, 0].astype(np.int64), col_ptr
+
+
 class TFGlif3Network:
     """A GLIF3 network in TensorFlow for one spec, dt, semantics and dtype.
 
@@ -179,6 +197,7 @@ class TFGlif3Network:
         self.rec_indices = idx
         self.rec_weights = tf.Variable(tf.constant(val, self.dtype), name="recurrent_weights")
         self.rec_shape = (N * R, N * self.max_delay)
+        self.rec_csr = _csr_by_column(idx, N * self.max_delay)
 
         inp = spec.inputs
         if semantics.input_delay == "ignored":  # bmtk dpointnet: an input acts in the step it is given
@@ -188,6 +207,7 @@ class TFGlif3Network:
         self.input_delays = np.unique(in_steps)
         self.input_groups = []
         self.input_weights = []
+        self.input_csr = []
         S = max(spec.n_sources, 1)
         for d in self.input_delays:
             m = in_steps == d
@@ -202,11 +222,14 @@ class TFGlif3Network:
                 S,
             )
             self.input_groups.append((int(d), gi))
+            self.input_csr.append(_csr_by_column(gi, S))
             self.input_weights.append(tf.Variable(tf.constant(gv, self.dtype), name=f"input_weights_d{d}"))
 
     # --- helpers --------------------------------------------------------------------------
     def _c(self, arr):
-        return self.tf.constant(np.asarray(arr, dtype=float), dtype=self.dtype)
+        """A per-neuron constant as an eager tensor (captured by a trace, not embedded: see _csr_tensors)."""
+        with self.tf.init_scope():
+            return self.tf.constant(np.asarray(arr, dtype=float), dtype=self.dtype)
 
     def external_drive(self, x):
         """Input arrivals per step, (B, T, N, R) normalised pA, from source amplitudes x (B, T, S)."""
@@ -222,7 +245,58 @@ class TFGlif3Network:
             total += tf.reshape(tf.transpose(drive), (B, T, self.N * self.R))
         return tf.reshape(total, (B, T, self.N, self.R))
 
-    def simulate(self, x, current_pA=None, record_ids=None, record=("V_m",), train: bool = False):
+    def _csr_tensors(self):
+        """The CSR index arrays as eager tensors, made once and captured by the traced function.
+
+        Created eagerly (not inside the trace) so that a tf.function captures them as inputs: a
+        tf.constant made while tracing is embedded in the graph, and Grappler then copies and folds
+        ~100 MB of constants at V1 size (measured: 8 s of CPU per run).
+        """
+        tf = self.tf
+        if getattr(self, "_csr_cache", None) is None:
+            with tf.init_scope():
+                rec = tuple(tf.constant(a) for a in self.rec_csr)
+                inp = [tuple(tf.constant(a) for a in csr) for csr in self.input_csr]
+            self._csr_cache = (rec, inp)
+        return self._csr_cache
+
+    def _propagate(self, active, csr, values, n_out, amplitude=None):
+        """Event-driven sparse product: sum of ``values`` of the columns in ``active`` per output row.
+
+        ``active`` (K, 2) int64 [batch, column] of the nonzero entries of the presynaptic tensor (in
+        row-major order, as tf.where gives them), ``csr`` from :func:`_csr_by_column`, ``values`` the
+        weights already in column order, ``amplitude`` (K,) the entries' values (None: all 1). Returns
+        (B * n_out,) sums. Each output receives its terms in ascending column order, starting from 0,
+        exactly as ``sparse_dense_matmul`` adds them (the zero columns it also adds change no bit), so
+        float64 results are identical to the dense-buffer product (checked in tests).
+        """
+        tf = self.tf
+        _, rows, col_ptr = csr
+        col = active[:, 1]
+        starts = tf.gather(col_ptr, col)
+        counts = tf.gather(col_ptr, col + 1) - starts
+        pos = tf.ragged.range(starts, starts + counts).flat_values
+        batch = tf.repeat(active[:, 0], counts)
+        vals = tf.gather(values, pos)
+        if amplitude is not None:
+            vals = vals * tf.repeat(amplitude, counts)
+        target = batch * n_out + tf.gather(rows, pos)
+        return vals, target
+
+    def use_event_driven(self) -> bool:
+        """Event-driven propagation pays off on large networks only (see EVENT_DRIVEN_MIN_SYNAPSES)."""
+        n_syn = len(self.rec_csr[0]) + sum(len(c[0]) for c in self.input_csr)
+        return n_syn >= EVENT_DRIVEN_MIN_SYNAPSES
+
+    def simulate(
+        self,
+        x,
+        current_pA=None,
+        record_ids=None,
+        record=("V_m",),
+        train: bool = False,
+        event_driven: bool | None = None,
+    ):
         """Run B trials of T steps.
 
         x: (B, T, S) source amplitudes (emissions). current_pA: (B, T, N) injected current in force
@@ -230,17 +304,25 @@ class TFGlif3Network:
         variables (B, T, len(record_ids)), each the value that drove V in step k (NEST's recordables):
         "V_m" mV (end of step); "I_syn" pA, the summed PSC at the start of the step; "ASC" pA, the
         summed after-spike current of the last step in which V integrated (held while clamped).
+        event_driven: propagate only each step's spikes and input events (None: for large networks
+        outside training, :meth:`use_event_driven`); the numbers are the same either way.
         """
         tf = self.tf
         x = tf.convert_to_tensor(x, dtype=self.dtype)
-        drive = self.external_drive(x)
+        # training differentiates through the dense (B, T, N, R) drive and the recurrent matmul; a plain
+        # run on a large network propagates only the events of each step (a few hundred spikes of 52k)
+        if event_driven is None:
+            event_driven = not train and self.use_event_driven()
+        if event_driven and train:
+            raise ValueError("training needs the dense formulation (event_driven=False)")
+        drive = x if event_driven else self.external_drive(x)
         B, T = x.shape[0], x.shape[1]
         if current_pA is None:
             current = tf.zeros((B, T, self.N), dtype=self.dtype)
         else:
             current = tf.convert_to_tensor(current_pA, dtype=self.dtype) / self._c(self.c.vsc)
         rec_ids = np.arange(self.N) if record_ids is None else np.asarray(record_ids)
-        return self._unroll(drive, current, tf.constant(rec_ids, tf.int32), tuple(record), train)
+        return self._unroll(drive, current, tf.constant(rec_ids, tf.int32), tuple(record), train, event_driven)
 
     def _spike(self, v_scaled, train):
         tf = self.tf
@@ -256,10 +338,32 @@ class TFGlif3Network:
 
         return heaviside(v_scaled) if train else tf.cast(v_scaled > 0.0, self.dtype)
 
-    def _unroll(self, drive, current, rec_ids, record, train):
+    def _unroll(self, drive, current, rec_ids, record, train, event_driven):
         tf, c, sem = self.tf, self.c, self.sem
         N, R, D = self.N, self.R, self.max_delay
         B, T = drive.shape[0], drive.shape[1]
+        if event_driven:
+            # drive is the (B, T, S) source tensor; padded in front so step t - d >= -max_delay indexes zeros
+            d_max = int(max([d for d, _ in self.input_groups], default=1))
+            x_pad = tf.pad(drive, [[0, 0], [d_max, 0], [0, 0]])
+            rec_csr, in_csr = self._csr_tensors()
+            rec_vals = tf.gather(self.rec_weights, rec_csr[0])
+            in_vals = [tf.gather(w, csr[0]) for w, csr in zip(self.input_weights, in_csr, strict=True)]
+            n_out = tf.constant(N * R, tf.int64)
+
+            def arrivals_at(z_buf, t):
+                """(B, N, R) arrivals in step t from the spike buffer and the sources' events."""
+                total = tf.zeros((B * N * R,), self.dtype)
+                for (d, _), csr, vals in zip(self.input_groups, in_csr, in_vals, strict=True):
+                    xs = x_pad[:, t + d_max - d]  # emitted at s = t - d -> arrives at t
+                    active = tf.where(tf.not_equal(xs, 0.0))
+                    v, target = self._propagate(active, csr, vals, n_out, tf.gather_nd(xs, active))
+                    total += tf.math.unsorted_segment_sum(v, target, B * N * R)
+                active = tf.where(z_buf > 0.5)
+                v, target = self._propagate(active, rec_csr, rec_vals, n_out)
+                rec = tf.math.unsorted_segment_sum(v, target, B * N * R)
+                return tf.reshape(rec + total, (B, N, R))
+
         dt = tf.constant(self.dt, self.dtype)
         decay, cf = self._c(c.decay), self._c(c.current_factor)  # normalised v per normalised pA
         v_reset = self._c(c.v_reset)
@@ -275,7 +379,7 @@ class TFGlif3Network:
             p31 = tf.zeros((N, R), self.dtype)
             p32 = tf.tile(cf[:, None], (1, R))
         vsc, e_l = self._c(c.vsc), self._c(c.E_L)
-        rec_w = tf.sparse.SparseTensor(self.rec_indices, self.rec_weights, self.rec_shape)
+        rec_w = None if event_driven else tf.sparse.SparseTensor(self.rec_indices, self.rec_weights, self.rec_shape)
         v0 = v_reset if sem.initial_v == "v_reset" else tf.zeros(N, self.dtype)
         if np.any(np.isfinite(c.v_init)):  # an initial V_m the file states wins over the knob
             v0 = tf.where(np.isfinite(c.v_init), self._c(np.nan_to_num(c.v_init)), v0)
@@ -300,8 +404,11 @@ class TFGlif3Network:
         def step(state, t):
             z_buf, v, r, asc, y1, y2, i_e, asc_drive = state
             z_prev = z_buf[:, :N]
-            rec = tf.sparse.sparse_dense_matmul(rec_w, z_buf, adjoint_b=True)  # (N*R, B)
-            arrivals = tf.reshape(tf.transpose(rec), (B, N, R)) + drive[:, t]
+            if event_driven:
+                arrivals = arrivals_at(z_buf, t)
+            else:
+                rec = tf.sparse.sparse_dense_matmul(rec_w, z_buf, adjoint_b=True)  # (N*R, B)
+                arrivals = tf.reshape(tf.transpose(rec), (B, N, R)) + drive[:, t]
             syn_v = tf.reduce_sum(p31 * y1 + p32 * y2, axis=-1)
             if nest_asc:
                 asc_now = tf.reduce_sum(asc_stable * asc, axis=-1)
@@ -455,7 +562,9 @@ class TFReferenceAdapter(Adapter):
         net = network_class(spec, stimulus.dt_ms, config.semantics, config.dtype)
         np_dtype = np.float64 if config.dtype == "float64" else np.float32
         rec_ids = config.recorded_ids(spec)
-        run = tf.function(lambda x_, c_: net.simulate(x_, c_, rec_ids, config.record))
+        # autograph off: the step uses tf.while_loop and Python branches on Python values only, and
+        # transpiling the step's source cost ~1.7-4 s per run (measured on glif3_network, issue 11)
+        run = tf.function(lambda x_, c_: net.simulate(x_, c_, rec_ids, config.record), autograph=False)
         t1 = time.perf_counter()
         # Trials run in batches so the per-step input drive (B, T, N, R) and the spike tensor (B, T, N)
         # stay bounded at any network size; trials are independent, so batching changes no number.

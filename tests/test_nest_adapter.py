@@ -432,3 +432,51 @@ def test_same_run_twice_is_identical_and_trials_are_independent(nest):
     assert p["run_wall_s"] > 0 and p["build_wall_s"] > 0
     assert p["realtime_factor"] == pytest.approx(p["run_wall_s"] / (3 * 300 * 1.0 / 1000.0))
     assert p["n_current_generators"] == [0, 1, 1] and p["n_spike_generators"][0] == 20
+
+
+def test_unit_events_use_injectors_with_the_same_spikes_as_generators(nest, monkeypatch):
+    """Unit-amplitude inputs run on spike_train_injector nodes (issue 11) and give the generators' spikes."""
+    import snnval.adapters.nest_glif as nest_glif
+
+    spec, rng = _network(seed=5)
+    x = (rng.random((1, 300, 20)) < 0.15).astype(float)
+    stim = FrozenStimulus(1.0, 300, events=Events.from_dense(x))
+    assert nest_glif._unit_events(stim.events)
+    config = RunConfig(record=("V_m",), record_neurons=np.array([0, 7]))
+    inj = ADAPTER.run(spec, stim, config)
+    assert inj.provenance["input_models"] == ["spike_train_injector"]
+    monkeypatch.setattr(nest_glif, "_unit_events", lambda ev: False)
+    gen = ADAPTER.run(spec, stim, config)
+    assert gen.provenance["input_models"] == ["spike_generator"]
+    assert inj.n_spikes > 50
+    for k in ("spike_trial", "spike_step", "spike_neuron"):
+        np.testing.assert_array_equal(getattr(inj, k), getattr(gen, k))
+    np.testing.assert_array_equal(inj.state["V_m"], gen.state["V_m"])
+
+
+def test_unit_events_rule():
+    """Injectors only where every event is one unit spike: real amplitudes or coincident events need generators."""
+    from snnval.adapters.nest_glif import _unit_events
+
+    assert _unit_events(_events([1, 2, 2], [0, 0, 1], [1.0, 1.0, 1.0]))
+    assert not _unit_events(_events([1, 2], [0, 1], [1.0, 1.3]))
+    assert not _unit_events(_events([2, 2], [1, 1], [1.0, 1.0]))  # two events of one source in one step
+    assert _unit_events(_events([2, 2], [1, 1], [1.0, 1.0], trial=[0, 1]))  # same step, different trials
+
+
+def test_recurrent_connections_use_one_synapse_model_per_port(nest):
+    """Recurrent connections carry their port in the synapse model (no receptor_type dict per connection)."""
+    spec, rng = _network(seed=3)
+    spec = spec.validated()
+    x = (rng.random((1, 50, 20)) < 0.15).astype(float)
+    stim = FrozenStimulus(1.0, 50, events=Events.from_dense(x))
+    built = ADAPTER.build(spec, stim, RunConfig(record=()))
+    conns = nest.GetConnections(synapse_model="static_synapse__snnval_port1")
+    assert len(conns) == int(np.count_nonzero(spec.synapses.receptor == 0)) + int(
+        np.count_nonzero(spec.inputs.receptor == 0)
+    )
+    ports = {p: nest.GetConnections(synapse_model=f"static_synapse__snnval_port{p}") for p in range(1, 5)}
+    for p, c in ports.items():
+        if len(c):
+            assert set(np.atleast_1d(c.get("receptor"))) == {p}
+    assert built.n_connections == len(spec.synapses) + len(spec.inputs)
