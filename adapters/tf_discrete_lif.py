@@ -79,7 +79,13 @@ class TFDiscreteLIFNetwork(TFGlif3Network):
         # no effect when t_ref <= dt); lif_discrete has no refractory period under either value
         self.t_ref_mask = np.where(is_delta_iaf, spec.per_neuron("t_ref_ms"), 0.0)
 
-    def _unroll(self, drive, current, rec_ids, record, train):
+    def use_event_driven(self) -> bool:
+        """The discrete LIF keeps the dense formulation (its networks are small)."""
+        return False
+
+    def _unroll(self, drive, current, rec_ids, record, train, event_driven=False):
+        if event_driven:
+            raise ValueError("the discrete LIF runs the dense formulation only (event_driven=False)")
         tf, c, sem = self.tf, self.c, self.sem
         N, R, D = self.N, self.R, self.max_delay
         B, T = drive.shape[0], drive.shape[1]
