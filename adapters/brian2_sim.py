@@ -45,7 +45,7 @@ import numpy as np
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.adapters.brian2_models import MODELS
 from snnval.errors import NotApplicable, SpecError
-from snnval.semantics import KNOB_VALUES, delay_steps
+from snnval.semantics import NEST_STEP_KNOBS, delay_steps
 from snnval.spec import NetworkSpec
 from snnval.stimulus import CurrentSteps, Events, FrozenStimulus
 
@@ -208,19 +208,9 @@ class Brian2Adapter(Adapter):
             models=tuple(MODELS),
             max_receptors=4,
             recordables=("V_m", "ASC", "I_syn"),
-            # The neuron step is NEST's glif_psc; the mapping knobs are the adapter's choice.
-            knobs={
-                "reset": ("hard_same_step",),
-                "refractory": ("clamp",),
-                "asc": ("nest_exact",),
-                "psc_to_v": ("exact_alpha",),
-                "delay_rounding": KNOB_VALUES["delay_rounding"],
-                "initial_v": KNOB_VALUES["initial_v"],
-                "input_delay": ("edge",),
-                "delay_offset_steps": ("any",),
-                # on_pre adds to the synaptic state after the state update of the arrival step, as NEST
-                "input_timing": ("end_of_arrival_step",),
-            },
+            # The neuron step is NEST's glif_psc (on_pre adds to the synaptic state after the arrival step's
+            # state update, as NEST); the mapping knobs are the adapter's choice.
+            knobs=dict(NEST_STEP_KNOBS),
             dtypes=("float64",),
             event_amplitudes="real",
             spike_times="grid",

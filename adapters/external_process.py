@@ -32,7 +32,7 @@ import numpy as np
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.adapters.nest_glif import PRECISE_MODELS
 from snnval.errors import AdapterFailure, NotApplicable
-from snnval.semantics import KNOB_VALUES
+from snnval.semantics import NEST_STEP_KNOBS
 from snnval.sonata_spikes import read_spike_file
 from snnval.sonata_write import NEURONS, REPORT_VARIABLES, write_simulation
 from snnval.spec import NetworkSpec
@@ -58,19 +58,8 @@ class ExternalProcessAdapter(Adapter):
             models=self.models,
             max_receptors=4,
             recordables=tuple(REPORT_VARIABLES),
-            knobs={
-                "reset": ("hard_same_step",),
-                "refractory": ("clamp",),
-                "asc": ("nest_exact",),
-                "psc_to_v": ("exact_alpha",),
-                # the suite writes delays in whole steps and V_m into the files, so these are its own choices
-                "delay_rounding": KNOB_VALUES["delay_rounding"],
-                "initial_v": KNOB_VALUES["initial_v"],
-                "input_delay": ("edge",),
-                "delay_offset_steps": ("any",),
-                # bmtk pointnet runs NEST: arrivals enter the synaptic state at the end of the step
-                "input_timing": ("end_of_arrival_step",),
-            },
+            # bmtk pointnet runs NEST; the suite writes delays in whole steps and V_m into the files
+            knobs=dict(NEST_STEP_KNOBS),
             dtypes=("float64",),
             event_amplitudes="integer",
             spike_times="precise",

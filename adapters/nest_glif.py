@@ -43,7 +43,7 @@ import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.errors import NotApplicable, SpecError
-from snnval.semantics import KNOB_VALUES, Semantics, delay_steps
+from snnval.semantics import NEST_STEP_KNOBS, Semantics, delay_steps
 from snnval.spec import NetworkSpec
 from snnval.stimulus import CurrentSteps, Events, FrozenStimulus
 from snnval.time_grid import nest_ms_stamp_steps, spike_times_ms, steps_from_spike_times
@@ -161,18 +161,8 @@ class NestGlifAdapter(Adapter):
     def _knobs() -> dict[str, tuple]:
         # The neuron-step knobs are fixed by NEST's glif_psc; the mapping knobs are the adapter's
         # own choice, so every value is supported (delay_offset_steps: any int >= 0).
-        return {
-            "reset": ("hard_same_step",),
-            "refractory": ("clamp",),
-            "asc": ("nest_exact",),
-            "psc_to_v": ("exact_alpha",),
-            "delay_rounding": KNOB_VALUES["delay_rounding"],
-            "initial_v": KNOB_VALUES["initial_v"],
-            "input_delay": ("edge",),  # NEST delays every input edge; no same-step input
-            "delay_offset_steps": ("any",),
-            # narrowed per model in _model_knobs()
-            "input_timing": ("end_of_arrival_step", "in_arrival_step"),
-        }
+        # input_timing: iaf_psc_delta adds an arrival to V in its step; narrowed per model in _model_knobs()
+        return {**NEST_STEP_KNOBS, "input_timing": ("end_of_arrival_step", "in_arrival_step")}
 
     @staticmethod
     def _model_knobs() -> dict[str, dict[str, tuple]]:

@@ -75,7 +75,7 @@ import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.errors import AdapterFailure, NotApplicable, SnnvalError, SpecError
-from snnval.semantics import KNOB_VALUES, delay_steps
+from snnval.semantics import NEST_STEP_KNOBS, delay_steps
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
 from snnval.units import PYNN_IAF_CELL, iaf_to_pynn, iaf_weight_to_pynn, pA_to_nA
@@ -176,18 +176,8 @@ class PyNNAdapter(Adapter):
     def _knobs() -> dict[str, tuple]:
         # GLIF3 step knobs at NEST glif_psc's values (the only ones any PyNN backend runs); the
         # mapping knobs are this adapter's choice, so every value is supported.
-        return {
-            "reset": ("hard_same_step",),
-            "refractory": ("clamp",),
-            "asc": ("nest_exact",),
-            "psc_to_v": ("exact_alpha",),
-            "delay_rounding": KNOB_VALUES["delay_rounding"],
-            "initial_v": KNOB_VALUES["initial_v"],
-            "input_delay": ("edge",),
-            # PyNN cells add an arriving spike to the synaptic state after V's update (as NEST)
-            "input_timing": ("end_of_arrival_step",),
-            "delay_offset_steps": ("any",),
-        }
+        # (PyNN cells add an arriving spike to the synaptic state after V's update, as NEST)
+        return dict(NEST_STEP_KNOBS)
 
     def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
         super().check(spec, stimulus, config)

@@ -91,6 +91,22 @@ ALL_KNOB_VALUES: dict[str, tuple] = {
 #: applies (e.g. NEST delay = d_TF + 1 step); it is added to every recurrent and input delay.
 INT_KNOBS = ("delay_offset_steps",)
 
+#: Knob declarations of an adapter that performs NEST glif_psc's neuron step (NEST itself, Brian2 in NEST's
+#: step, bmtk pointnet, pyNN.nest): the step knobs at NEST's values, an input delayed by its edge and entering
+#: the synaptic state at the end of its arrival step; the mapping knobs (delay rounding, initial V, delay
+#: offset) are the adapter's own choice when it builds the network, so it supports every value.
+NEST_STEP_KNOBS: dict[str, tuple] = {
+    "reset": ("hard_same_step",),
+    "refractory": ("clamp",),
+    "asc": ("nest_exact",),
+    "psc_to_v": ("exact_alpha",),
+    "delay_rounding": KNOB_VALUES["delay_rounding"],
+    "initial_v": KNOB_VALUES["initial_v"],
+    "input_delay": ("edge",),
+    "input_timing": ("end_of_arrival_step",),
+    "delay_offset_steps": ("any",),
+}
+
 
 @dataclass(frozen=True)
 class Semantics:
