@@ -15,8 +15,11 @@ DEVICE_NAMES = ("cpu", *GPU_NAMES)
 
 
 def torch_devices() -> tuple[tuple[str, ...], str]:
-    """(devices torch can run on here, why CUDA is missing or "")."""
-    import torch
+    """(devices torch can run on here, why CUDA is missing or ""); answers without torch installed too."""
+    try:
+        import torch
+    except ImportError as exc:  # capabilities must answer when the library is missing (e.g. on Python 3.12+)
+        return ("cpu",), f"torch is not installed ({exc})"
 
     if torch.cuda.is_available():
         return ("cpu", *GPU_NAMES), ""
@@ -24,8 +27,11 @@ def torch_devices() -> tuple[tuple[str, ...], str]:
 
 
 def jax_devices() -> tuple[tuple[str, ...], str]:
-    """(devices JAX can run on here, why a GPU is missing or "")."""
-    import jax
+    """(devices JAX can run on here, why a GPU is missing or ""); answers without JAX installed too."""
+    try:
+        import jax
+    except ImportError as exc:
+        return ("cpu",), f"jax is not installed ({exc})"
 
     try:
         gpus = jax.devices("gpu")

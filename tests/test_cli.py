@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -22,7 +23,12 @@ def test_list_json_names_adapters_and_scenarios(capsys):
     out = _json(capsys)
     names = {a["name"]: a for a in out["adapters"]}
     assert {"tf", "nest"} <= set(names)
-    assert all(a["available"] for a in names.values()), names
+    # every adapter is available here, except the torch one on Python >= 3.12, where no CPU build of torch
+    # 2.13 can be installed (README "Python versions"); an unavailable adapter says why
+    expected_unavailable = {"snntorch"} if sys.version_info >= (3, 12) else set()
+    unavailable = {n for n, a in names.items() if not a["available"]}
+    assert unavailable == expected_unavailable, names
+    assert all(names[n]["reason"] for n in unavailable)
     assert {s["name"] for s in out["scenarios"]} >= {"single_neuron_step", "synaptic_events", "glif3_network"}
     assert set(out["profiles"]) == {"tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "snn-discrete", "nest-psc-delta"}
 
