@@ -30,21 +30,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from snnval.errors import SpecError
-from snnval.model_diff import match_synapses, synapse_groups
+from snnval.model_diff import _CELL_FIELDS, match_synapses, synapse_groups
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
 
-_CELL_FIELDS = (
-    "V_th_mV",
-    "E_L_mV",
-    "V_reset_mV",
-    "g_nS",
-    "C_m_pF",
-    "t_ref_ms",
-    "asc_decay_per_ms",
-    "asc_amps_pA",
-    "asc_r",
-    "tau_syn_ms",
-)
 _SYN_FIELDS = tuple(Synapses.__dataclass_fields__)
 
 
