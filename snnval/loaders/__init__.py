@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 
 from snnval.errors import SpecError
-from snnval.spec import V1_RECEPTORS, NetworkSpec
+from snnval.spec import V1_RECEPTORS, NetworkSpec, Synapses
 
 __all__ = [
+    "GLIF3_NEST_SCALARS",
     "LoadedModel",
     "Readout",
     "READOUT_RULE",
@@ -39,10 +40,13 @@ __all__ = [
     "check_array",
     "check_connections",
     "check_ids",
+    "check_step_ms",
+    "concat_synapses",
     "finish_spec",
     "load_model_file",
     "read_h5_array",
     "receptor_names",
+    "require_hdf5_file",
 ]
 
 #: Readout window of the TF Billeh MNIST model, [start, stop) ms. Same value as
@@ -196,6 +200,41 @@ def check_connections(
             fields[2],
             f"receptor indices in [{receptor_base}, {n_receptors - 1 + receptor_base}] (found {bad})",
         )
+
+
+#: Scalar GLIF3 parameters in NEST ``glif_psc`` naming (the names of ``network_dat.pkl``, desplit
+#: ``glif3_params`` and SONATA ``dynamics_params``) -> :class:`~snnval.spec.GLIF3Cells` field (mV, nS, pF, ms).
+GLIF3_NEST_SCALARS: dict[str, str] = {
+    "V_th": "V_th_mV",
+    "E_L": "E_L_mV",
+    "V_reset": "V_reset_mV",
+    "g": "g_nS",
+    "C_m": "C_m_pF",
+    "t_ref": "t_ref_ms",
+}
+
+
+def check_step_ms(dt_ms: float, caller: str) -> None:
+    """Refuse a simulation step that is not a finite number > 0 (ms); ``caller`` names the function."""
+    if not (dt_ms > 0 and np.isfinite(dt_ms)):
+        raise SpecError(caller, "dt_ms", "a finite number > 0")
+
+
+def require_hdf5_file(path: Path, existing: str, layout: str) -> None:
+    """Refuse a path that is not an existing file (``existing``: what it should be) or not HDF5 (``layout``)."""
+    import h5py
+
+    if not path.is_file():
+        raise SpecError(str(path), "path", existing)
+    if not h5py.is_hdf5(path):
+        raise SpecError(str(path), "format", layout)
+
+
+def concat_synapses(parts: Sequence[tuple[np.ndarray, ...]]) -> Synapses:
+    """One :class:`~snnval.spec.Synapses` from (pre, post, receptor, weight_pA, delay_ms) parts; empty if none."""
+    if not parts:
+        return Synapses.empty()
+    return Synapses(*(np.concatenate(c) for c in zip(*parts, strict=True)))
 
 
 def receptor_names(n_receptors: int) -> tuple[str, ...]:
