@@ -39,6 +39,7 @@ __all__ = [
     "TF_READOUT_WINDOW_MS",
     "check_array",
     "check_connections",
+    "check_group_connections",
     "check_ids",
     "check_step_ms",
     "concat_synapses",
@@ -235,6 +236,24 @@ def concat_synapses(parts: Sequence[tuple[np.ndarray, ...]]) -> Synapses:
     if not parts:
         return Synapses.empty()
     return Synapses(*(np.concatenate(c) for c in zip(*parts, strict=True)))
+
+
+def check_group_connections(
+    syn: Any, *, n_pre: int, n_post: int, n_receptors: int, source: str, group: str, names: tuple[str, str, str]
+) -> None:
+    """:func:`check_connections` on ``syn.pre``, ``syn.post``, ``syn.receptor`` (0-based), read from the
+    datasets ``group/<name>`` of one file group (the error names them)."""
+    fields = (f"{group}/{names[0]}", f"{group}/{names[1]}", f"{group}/{names[2]}")
+    check_connections(
+        syn.pre,
+        syn.post,
+        syn.receptor,
+        n_pre=n_pre,
+        n_post=n_post,
+        n_receptors=n_receptors,
+        source=source,
+        fields=fields,
+    )
 
 
 def receptor_names(n_receptors: int) -> tuple[str, ...]:

@@ -52,7 +52,7 @@ from snnval.loaders import (
     GLIF3_NEST_SCALARS,
     LoadedModel,
     Readout,
-    check_connections,
+    check_group_connections,
     check_ids,
     check_step_ms,
     finish_spec,
@@ -269,15 +269,14 @@ def _check_node_types(node_type: np.ndarray, cells: GLIF3Cells, source: str) -> 
 
 def _check_connections(c: _Connections, *, n_pre: int, n: int, n_rec: int, source: str, group: str) -> None:
     """Ids and receptors in range (fields named as in the file), delays >= 0."""
-    check_connections(
-        c.pre,
-        c.post,
-        c.receptor,
+    check_group_connections(
+        c,
         n_pre=n_pre,
         n_post=n,
         n_receptors=n_rec,
         source=source,
-        fields=(f"{group}/sources", f"{group}/targets", f"{group}/receptor_types"),
+        group=group,
+        names=("sources", "targets", "receptor_types"),
     )
     if c.delay_ms is not None and np.any(c.delay_ms < 0):
         raise SpecError(source, f"{group}/delays", "delays >= 0 ms")

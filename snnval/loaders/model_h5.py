@@ -28,7 +28,7 @@ from snnval.errors import SpecError
 from snnval.loaders import (
     LoadedModel,
     Readout,
-    check_connections,
+    check_group_connections,
     finish_spec,
     json_attr,
     open_h5,
@@ -348,15 +348,8 @@ def _read_readout(f: h5py.File, source: str, n: int) -> Readout | None:
 def _check_synapse_ids(synapses: Synapses, inputs: Synapses, n: int, n_sources: int, n_rec: int, source: str) -> None:
     """Recurrent and input ids and receptors in range, errors naming the datasets."""
     for syn, n_pre, group in ((synapses, n, "recurrent"), (inputs, n_sources, "input")):
-        check_connections(
-            syn.pre,
-            syn.post,
-            syn.receptor,
-            n_pre=n_pre,
-            n_post=n,
-            n_receptors=n_rec,
-            source=source,
-            fields=(f"{group}/pre", f"{group}/post", f"{group}/receptor"),
+        check_group_connections(
+            syn, n_pre=n_pre, n_post=n, n_receptors=n_rec, source=source, group=group, names=("pre", "post", "receptor")
         )
 
 
