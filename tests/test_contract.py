@@ -131,6 +131,31 @@ def test_grids_derive_from_the_registry():
     assert ("nest-psc-delta", "tf", "nest") in same_semantics_pairs()
 
 
+def test_sim_selection_pairs_a_new_adapter_with_every_partner_of_its_profile():
+    """``pytest --sim NAME`` (partners=True) compares NAME with every registered adapter of its profile;
+    among the selected adapters alone a single adapter has no pair, and TF (the first of nest-glif-psc)
+    cannot run iaf_psc_exp, so NAME must also meet NEST."""
+    assert same_semantics_pairs(["pynn-nest"]) == []
+    pairs = same_semantics_pairs(["pynn-nest"], partners=True)
+    assert pairs and all("pynn-nest" in (ref, cand) for _, ref, cand in pairs)
+    assert ("nest-glif-psc", "tf", "pynn-nest") in pairs and ("nest-glif-psc", "nest", "pynn-nest") in pairs
+    # the reference of a pair is the earlier-registered adapter
+    order = adapter_names()
+    assert all(order.index(ref) < order.index(cand) for _, ref, cand in pairs)
+    # without a selection the pairs are the full-suite ones
+    assert same_semantics_pairs(partners=True) == same_semantics_pairs()
+
+
+def test_not_applicable_at_run_names_the_adapter():
+    """A compare runs two adapters: the reason a run is refused must say which one refused it."""
+    nest = get_adapter("nest")
+    if not nest.availability().available:
+        pytest.skip(f"NEST is not available here: {nest.availability().reason}")
+    spec, stim = get_scenario("single_neuron_step").build(1.0)
+    with pytest.raises(NotApplicable, match=r"^nest: knob reset='subtract_next_step' is not supported"):
+        nest.run(spec, stim, RunConfig(semantics=profile("tf-billeh")))
+
+
 def test_entry_point_adapter_runs_the_real_simulator():
     """A third-party distribution (examples/snnval-example-plugin, installed by bootstrap.py) registers
     an adapter through the ``snnval.adapters`` entry-point group; it runs real NEST."""
