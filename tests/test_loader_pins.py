@@ -1,9 +1,10 @@
 """Every loader's output pinned bit for bit: the spec, readout, report, metadata and SONATA node map.
 
 The fingerprints in ``loader_pins.json`` were computed with the loaders as they were before they were
-split into read / classify / build / check phases (main at 08e8efe), by running this module with
-``SNNVAL_WRITE_LOADER_PINS=1``. A refactor of the loaders must leave every fingerprint unchanged; a
-deliberate change of what a loader returns updates the file in the same commit, with the reason.
+split into read / classify / build / check phases (main at 08e8efe: ``git archive 08e8efe`` unpacked in a
+scratch directory, this module run there with ``PYTHONPATH`` on it and ``SNNVAL_WRITE_LOADER_PINS=1``).
+A refactor of the loaders must leave every fingerprint unchanged; a deliberate change of what a loader
+returns updates the file in the same commit, with the reason.
 
 Inputs: the shipped model (``references/v1_digits.h5``) and the test networks of ``test_loaders`` (TF
 pickles with and without a checkpoint and with a neuron selection, the desplit layout including its
@@ -41,7 +42,10 @@ def _plain(value: Any, tmp: str) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v, tmp) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v, tmp) for v in value]
+        items = [_plain(v, tmp) for v in value]
+        if len(items) > 20:  # long lists (e.g. the shipped model's label lists) as a digest: a short pin file
+            return {"list": hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()}
+        return items
     if isinstance(value, np.ndarray):
         return {"array": _array_digest(value)}
     if isinstance(value, np.generic):
