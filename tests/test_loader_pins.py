@@ -230,3 +230,57 @@ def test_pins_are_not_trivial() -> None:
     assert len(set(specs)) == len(specs) - 2
     assert pins["model_h5/v1_digits"]["spec"] == pins["load_model_file/v1_digits"]["spec"]
     assert pins["model_h5/round_trip_sonata"]["spec"] == pins["sonata/glif3_and_iaf"]["plain"]["spec"]
+
+
+# --- error messages ------------------------------------------------------------------------------------------
+
+#: The malformed-input tests of test_loaders (their parameters are the cases) and the loader each one calls.
+ERROR_CASES: dict[str, tuple[str, str]] = {
+    "tf_pickle": ("test_tf_pickle_malformed_fields", "load_tf_model"),
+    "tf_checkpoint": ("test_tf_checkpoint_malformed", "load_tf_model"),
+    "desplit_h5": ("test_desplit_malformed_fields", "load_desplit"),
+    "model_h5": ("test_model_h5_malformed_fields", "load_model"),
+    "sonata": ("test_sonata_malformed", "load_sonata"),
+}
+
+
+def _parametrize_cases(fn: Callable) -> list[tuple]:
+    (mark,) = [m for m in fn.pytestmark if m.name == "parametrize"]
+    return [tuple(case) for case in mark.args[1]]
+
+
+@pytest.mark.parametrize("group", sorted(ERROR_CASES))
+def test_loader_error_messages_are_pinned(group: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full text of every malformed-input error of test_loaders (test_loaders checks field and a part of
+    the expected form; this pins the whole message, so a refactor cannot reword or reorder it)."""
+    import test_loaders as tl
+
+    from snnval.errors import SnnvalError
+
+    test_name, loader = ERROR_CASES[group]
+    real = getattr(tl, loader)
+    messages: list[str] = []
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return real(*args, **kwargs)
+        except SnnvalError as exc:
+            messages.append(f"{type(exc).__name__}: {exc}")
+            raise
+
+    monkeypatch.setattr(tl, loader, recording)
+    test = getattr(tl, test_name)
+    cases = _parametrize_cases(test)
+    for i, case in enumerate(cases):
+        case_dir = tmp_path / f"case{i}"
+        case_dir.mkdir()
+        test(case_dir, *case)
+    assert len(messages) == len(cases) >= 5  # every case raised through the loader, once
+    got = [m.replace(str(tmp_path), "<tmp>") for m in messages]
+    key = f"errors/{group}"
+    if os.environ.get("SNNVAL_WRITE_LOADER_PINS") == "1":
+        pins = json.loads(PINS.read_text()) if PINS.is_file() else {}
+        pins[key] = got
+        PINS.write_text(json.dumps(pins, indent=1, sort_keys=True) + "\n")
+        pytest.skip("pins written")
+    assert got == json.loads(PINS.read_text())[key]
