@@ -11,10 +11,15 @@ module              reads
 ``tf_pickle``       the TF training code's ``network_dat.pkl`` + ``input_dat.pkl`` (+ checkpoint variables)
 ``desplit_h5``      the public TF -> NEST port's "desplit" HDF5 layout
 ``sonata``          SONATA networks (as written by bmtk), GLIF3 and NEST-native node types
+``tf_layout``       (no loader) the TF code's array conventions shared by ``tf_pickle`` and ``desplit_h5``
 ==================  ========================================================================================
 
 :func:`load_model_file` picks the loader from the file's content.
-The helpers here (array checks that name file and field) are shared by the loader modules.
+Every loader runs in phases, each a small function: **read** (files -> arrays and dicts, errors naming the
+file and the field), **classify** (which node model, unit convention, file variant, populations),
+**check** (ids, receptors, delays, counts consistent across fields) and **build** (canonical units ->
+:class:`~snnval.spec.NetworkSpec`, then :func:`finish_spec`). The helpers here (array checks that name file
+and field, the GLIF3 parameter names, file and step checks) are shared by the loader modules.
 """
 
 from __future__ import annotations

@@ -251,20 +251,23 @@ def _substitute(text: str, manifest: dict[str, str]) -> str:
 _MAX_CONFIG_DEPTH = 8
 
 
-def _config_paths(
-    config: Path, _chain: tuple[Path, ...] = ()
-) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]], Path | None, Path | None]:
-    """(node files, edge files, point_neuron_models_dir, synaptic_models_dir) of a SONATA config.
+def config_path(value: Any, config: Path, manifest: dict[str, str], source: str, where: str) -> Path:
+    """A path named in a SONATA config: ``${configdir}`` and manifest variables substituted, relative paths
+    taken from the config's directory; a value that is not a string is refused (``where`` names the key)."""
+    if not isinstance(value, str):
+        raise SpecError(source, where, "a path string")
+    p = Path(_substitute(value.replace("${configdir}", str(config.parent)), manifest))
+    return p if p.is_absolute() else config.parent / p
 
-    ``_chain``: the configs that led here; a config that includes itself (directly or through
-    others) is refused by name instead of recursing until Python's RecursionError.
-    """
+
+def _read_config_json(config: Path, chain: tuple[Path, ...]) -> dict:
+    """A SONATA config's JSON object; ``chain``: the configs that led here (a cycle is refused by name)."""
     source = str(config)
     resolved = config.resolve()
-    if resolved in _chain:
-        cycle = " -> ".join(str(p) for p in (*_chain, resolved))
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise SpecError(source, "network", f"a config that does not include itself (cycle: {cycle})")
-    if len(_chain) >= _MAX_CONFIG_DEPTH:
+    if len(chain) >= _MAX_CONFIG_DEPTH:
         raise SpecError(source, "network", f"at most {_MAX_CONFIG_DEPTH} nested configs")
     if not config.is_file():
         raise SpecError(source, "path", "an existing SONATA config (.json)")
@@ -276,47 +279,46 @@ def _config_paths(
         raise SpecError(source, "content", f"a JSON object ({exc})") from exc
     if not isinstance(cfg, dict):
         raise SpecError(source, "content", "a JSON object")
+    return cfg
+
+
+def _file_pairs(entries: Any, kind: str, names: tuple[str, str], path: Any, source: str) -> list[tuple[Path, Path]]:
+    """(h5 file, types CSV) pairs of ``networks.<kind>`` (``names``: the two keys of each entry)."""
+    pairs = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise SpecError(source, f"networks.{kind}[{i}]", f"an object with {names[0]} and {names[1]}")
+        pairs.append(tuple(path(entry.get(key), f"networks.{kind}[{i}].{key}") for key in names))
+    return pairs
+
+
+def _config_paths(
+    config: Path, _chain: tuple[Path, ...] = ()
+) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]], Path | None, Path | None]:
+    """(node files, edge files, point_neuron_models_dir, synaptic_models_dir) of a SONATA config.
+
+    ``_chain``: the configs that led here; a config that includes itself (directly or through
+    others) is refused by name instead of recursing until Python's RecursionError.
+    """
+    source = str(config)
+    cfg = _read_config_json(config, _chain)
     manifest = _resolve_manifest(cfg.get("manifest", {}), config.parent, source)
 
     def path(value: Any, where: str) -> Path:
-        if not isinstance(value, str):
-            raise SpecError(source, where, "a path string")
-        p = Path(_substitute(value.replace("${configdir}", str(config.parent)), manifest))
-        return p if p.is_absolute() else config.parent / p
+        return config_path(value, config, manifest, source, where)
 
     # A simulation config may point to its circuit config ("network"); follow it.
     if "networks" not in cfg and isinstance(cfg.get("network"), str):
-        return _config_paths(path(cfg["network"], "network"), (*_chain, resolved))
+        return _config_paths(path(cfg["network"], "network"), (*_chain, config.resolve()))
     nets = cfg.get("networks")
     if not isinstance(nets, dict) or not isinstance(nets.get("nodes"), list):
         raise SpecError(source, "networks.nodes", "a list of {nodes_file, node_types_file}")
-    nodes, edges = [], []
-    for i, entry in enumerate(nets["nodes"]):
-        if not isinstance(entry, dict):
-            raise SpecError(source, f"networks.nodes[{i}]", "an object with nodes_file and node_types_file")
-        nodes.append(
-            (
-                path(entry.get("nodes_file"), f"networks.nodes[{i}].nodes_file"),
-                path(entry.get("node_types_file"), f"networks.nodes[{i}].node_types_file"),
-            )
-        )
-    for i, entry in enumerate(nets.get("edges", [])):
-        if not isinstance(entry, dict):
-            raise SpecError(source, f"networks.edges[{i}]", "an object with edges_file and edge_types_file")
-        edges.append(
-            (
-                path(entry.get("edges_file"), f"networks.edges[{i}].edges_file"),
-                path(entry.get("edge_types_file"), f"networks.edges[{i}].edge_types_file"),
-            )
-        )
+    nodes = _file_pairs(nets["nodes"], "nodes", ("nodes_file", "node_types_file"), path, source)
+    edges = _file_pairs(nets.get("edges", []), "edges", ("edges_file", "edge_types_file"), path, source)
     comp = cfg.get("components", {})
-    cell_dir = (
-        path(comp["point_neuron_models_dir"], "components.point_neuron_models_dir")
-        if "point_neuron_models_dir" in comp
-        else None
-    )
-    syn_dir = (
-        path(comp["synaptic_models_dir"], "components.synaptic_models_dir") if "synaptic_models_dir" in comp else None
+    cell_dir, syn_dir = (
+        path(comp[key], f"components.{key}") if key in comp else None
+        for key in ("point_neuron_models_dir", "synaptic_models_dir")
     )
     return nodes, edges, cell_dir, syn_dir
 
@@ -880,10 +882,8 @@ def load_sonata_nodes(
     return LoadedModel(spec, None, metadata, report), node_map
 
 
-def _edge_properties(
-    g: h5py.Group, base: str, src: str, m: int, etid: np.ndarray, types: pd.DataFrame, csv: Path, syn_dir: Path | None
-) -> dict[str, np.ndarray]:
-    """Per-edge syn_weight, nsyns, delay, receptor_type (NaN where absent), group dataset over type column."""
+def _edge_groups(g: h5py.Group, base: str, src: str, m: int) -> tuple[dict[str, h5py.Group], np.ndarray, np.ndarray]:
+    """The numbered property groups of an edge population and each edge's (group id, index in its group)."""
     gid = _h5_int(g, "edge_group_id", src, m)
     gidx = _h5_int(g, "edge_group_index", src, m)
     groups = {k: g[k] for k in g if isinstance(g[k], h5py.Group) and re.fullmatch(r"\d+", k)}
@@ -892,34 +892,85 @@ def _edge_properties(
             raise SpecError(src, f"{base}/edge_group_id", "edge_group_id and edge_group_index (several groups)")
         gid = np.full(m, int(next(iter(groups))) if groups else 0)
         gidx = np.arange(m)
+    return groups, gid, gidx
+
+
+def _group_values(
+    key: str, groups: dict[str, h5py.Group], gid: np.ndarray, gidx: np.ndarray, base: str, src: str, m: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(value per edge, present per edge) of property ``key`` from the group datasets.
+
+    NaN is a value to refuse, not "absent": presence is tracked separately.
+    """
+    arr = np.full(m, np.nan)
+    have = np.zeros(m, dtype=bool)
+    for gname, grp in groups.items():
+        if key in grp:
+            mask = gid == int(gname)
+            values = check_array(grp[key][()], src, f"{base}/{gname}/{key}", shape=(None,))
+            idx = gidx[mask]
+            if idx.size and (idx.min() < 0 or idx.max() >= values.size):
+                raise SpecError(src, f"{base}/edge_group_index", f"indices into {base}/{gname}/{key}")
+            arr[mask] = values[idx]
+            have |= mask
+    return arr, have
+
+
+def _type_values(
+    key: str, uniq_types: np.ndarray, types: pd.DataFrame, csv: Path, syn_dir: Path | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(value, present) of property ``key`` per edge type from the edge-types CSV column (``receptor_type``
+    also from the edge type's ``dynamics_params``, as bmtk hands both to nest.Connect)."""
+    per_type = np.full(uniq_types.size, np.nan)
+    type_has = np.zeros(uniq_types.size, dtype=bool)
+    for j, t in enumerate(uniq_types):  # one pass per edge type, not per edge
+        value = _cell(types, int(t), key)
+        if value is None and key == "receptor_type":
+            dyn = _dynamics(_cell(types, int(t), "dynamics_params"), syn_dir, csv, f"edge_type {t}.dynamics_params")
+            value = dyn.get("receptor_type")
+        if value is not None:
+            per_type[j] = _number(value, str(csv), f"edge_type {t}.{key}")
+            type_has[j] = True
+    return per_type, type_has
+
+
+def _check_edge_types(uniq_types: np.ndarray, types: pd.DataFrame, csv: Path) -> None:
+    """No weight_function (user code) and static synapses only."""
+    for t in uniq_types:
+        if _cell(types, int(t), "weight_function") is not None:
+            raise SpecError(
+                str(csv),
+                f"edge_type {t}.weight_function",
+                "none: a weight_function names user Python "
+                "code, which this loader does not run; store syn_weight per edge instead",
+            )
+        template = _cell(types, int(t), "model_template")
+        if template is not None and str(template).removeprefix("nest:") != "static_synapse":
+            raise SpecError(str(csv), f"edge_type {t}.model_template", f"static_synapse, got {template!r}")
+
+
+#: Edge properties the loader reads, with the value of an edge that has none (None: required).
+_EDGE_PROPERTIES: tuple[tuple[str, float | None], ...] = (
+    ("syn_weight", None),
+    ("nsyns", 1.0),
+    ("delay", None),
+    ("receptor_type", np.nan),
+)
+
+
+def _edge_properties(
+    g: h5py.Group, base: str, src: str, m: int, etid: np.ndarray, types: pd.DataFrame, csv: Path, syn_dir: Path | None
+) -> dict[str, np.ndarray]:
+    """Per-edge syn_weight (NEST weight unit), nsyns, delay (ms), receptor_type (NaN where absent): the group
+    dataset where present, else the edge-types CSV column."""
+    groups, gid, gidx = _edge_groups(g, base, src, m)
     uniq_types = np.unique(etid)
     type_pos = np.searchsorted(uniq_types, etid)
     out: dict[str, np.ndarray] = {}
-    for key, default in (("syn_weight", None), ("nsyns", 1.0), ("delay", None), ("receptor_type", np.nan)):
-        arr = np.full(m, np.nan)
-        have = np.zeros(m, dtype=bool)  # NaN is a value to refuse, not "absent": track presence separately
-        for gname, grp in groups.items():
-            if key in grp:
-                mask = gid == int(gname)
-                values = check_array(grp[key][()], src, f"{base}/{gname}/{key}", shape=(None,))
-                idx = gidx[mask]
-                if idx.size and (idx.min() < 0 or idx.max() >= values.size):
-                    raise SpecError(src, f"{base}/edge_group_index", f"indices into {base}/{gname}/{key}")
-                arr[mask] = values[idx]
-                have |= mask
+    for key, default in _EDGE_PROPERTIES:
+        arr, have = _group_values(key, groups, gid, gidx, base, src, m)
         if not np.all(have):
-            per_type = np.full(uniq_types.size, np.nan)
-            type_has = np.zeros(uniq_types.size, dtype=bool)
-            for j, t in enumerate(uniq_types):
-                value = _cell(types, int(t), key)
-                if value is None and key == "receptor_type":
-                    dyn = _dynamics(
-                        _cell(types, int(t), "dynamics_params"), syn_dir, csv, f"edge_type {t}.dynamics_params"
-                    )
-                    value = dyn.get("receptor_type")
-                if value is not None:
-                    per_type[j] = _number(value, str(csv), f"edge_type {t}.{key}")
-                    type_has[j] = True
+            per_type, type_has = _type_values(key, uniq_types, types, csv, syn_dir)
             todo = ~have
             arr[todo] = per_type[type_pos[todo]]
             have[todo] = type_has[type_pos[todo]]
@@ -933,17 +984,7 @@ def _edge_properties(
                 )
             arr[~have] = default
         out[key] = arr
-    for t in uniq_types:
-        if _cell(types, int(t), "weight_function") is not None:
-            raise SpecError(
-                str(csv),
-                f"edge_type {t}.weight_function",
-                "none: a weight_function names user Python "
-                "code, which this loader does not run; store syn_weight per edge instead",
-            )
-        template = _cell(types, int(t), "model_template")
-        if template is not None and str(template).removeprefix("nest:") != "static_synapse":
-            raise SpecError(str(csv), f"edge_type {t}.model_template", f"static_synapse, got {template!r}")
+    _check_edge_types(uniq_types, types, csv)
     if np.any(out["delay"] < 0):
         raise SpecError(src, f"{base}/delay", "delays >= 0 ms")
     if np.any(out["nsyns"] < 0):
@@ -951,4 +992,4 @@ def _edge_properties(
     return out
 
 
-__all__ = ["GROUP_COLUMNS", "NEST_DEFAULT_V_M", "SonataNodes", "load_sonata", "load_sonata_nodes"]
+__all__ = ["GROUP_COLUMNS", "NEST_DEFAULT_V_M", "SonataNodes", "config_path", "load_sonata", "load_sonata_nodes"]
