@@ -146,6 +146,27 @@ def test_sim_selection_pairs_a_new_adapter_with_every_partner_of_its_profile():
     assert same_semantics_pairs(partners=True) == same_semantics_pairs()
 
 
+def test_a_missing_golden_says_how_to_record_it_for_that_adapter():
+    """An adapter new to the registry has golden slots but no stored runs: its golden check fails (never a
+    silent pass) and names the command that records that adapter's runs only."""
+    from snnval.errors import SpecError
+    from snnval.golden_workflow import check_golden_run
+    from snnval.scenarios import SCENARIOS
+
+    if "nest-entrypoint" not in adapter_names():
+        pytest.fail("snnval-example-plugin is not installed: bootstrap.py installs it into the test environment")
+    if not get_adapter("nest-entrypoint").availability().available:
+        pytest.skip("NEST is not available here")
+
+    def never_run(*args, **kwargs):
+        raise AssertionError("a missing golden must be reported before anything runs")
+
+    with pytest.raises(SpecError) as info:
+        check_golden_run(SCENARIOS["single_neuron_step"], "nest-entrypoint", "nest-glif-psc", 1.0, run_fn=never_run)
+    assert info.value.field == "results/nest-entrypoint/nest-glif-psc/dt1/float64"
+    assert "snnval golden update single_neuron_step --sim nest-entrypoint" in info.value.expected
+
+
 def test_not_applicable_at_run_names_the_adapter():
     """A compare runs two adapters: the reason a run is refused must say which one refused it."""
     nest = get_adapter("nest")
