@@ -65,9 +65,9 @@ class Adapter(ABC):
         stimulus = stimulus.validated(spec.n_sources, spec.n_neurons)
         try:
             self.check(spec, stimulus, config)
+            result = self._run(spec, stimulus, config)
         except NotApplicable as exc:  # name the adapter: a compare runs two, and "this adapter" is ambiguous
             raise NotApplicable(f"{self.name}: {exc}") from None
-        result = self._run(spec, stimulus, config)
         result.provenance.setdefault("simulator", self.name)
         result.provenance.setdefault("simulator_version", avail.version)
         result.provenance.setdefault("profile", config.semantics.name)
