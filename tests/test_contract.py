@@ -221,3 +221,24 @@ def test_every_package_is_installed():
     found = {".".join(p.parent.relative_to(root).parts) for p in (root / "snnval").rglob("__init__.py")}
     found.add("snnval.adapters")  # adapters/ is installed under snnval's namespace (package-dir)
     assert found == listed
+
+
+def test_per_adapter_marker_selects_one_adapters_checks():
+    """``pytest validation -m per_adapter --sim NAME`` (README "Adding an adapter") collects exactly the tests
+    that run per selected adapter: NAME's closed-form and golden checks and its same-semantics pairs with every
+    adapter of its profile (NEST included), and no unit test."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = ["validation/test_lif_scenarios.py", "validation/test_scenarios.py", "tests/test_units.py"]
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--collect-only", "-m", "per_adapter"]
+    proc = subprocess.run([*cmd, "--sim", "pynn-nest", *files], cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    lif = [i for i in ids if i.startswith("validation/test_lif_scenarios.py")]
+    assert lif and all("[pynn-nest-" in i for i in lif)
+    pairs = [i for i in ids if "test_same_semantics_reproduces_spike_for_spike" in i]
+    assert any("nest-glif-psc-nest-vs-pynn-nest-lif_single_neuron" in i for i in pairs)
+    assert all("pynn-nest-" in i for i in pairs)
+    assert any("test_against_golden[pynn-nest-nest-glif-psc-" in i for i in ids)
+    assert not [i for i in ids if i.startswith("tests/")]
