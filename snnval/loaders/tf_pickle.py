@@ -564,6 +564,37 @@ def _apply_checkpoint(
     return rec, inputs
 
 
+# --- build ----------------------------------------------------------------------------------------------------
+
+
+def _build_spec(
+    cells: GLIF3Cells,
+    sel: _Selection,
+    rec: _Recurrent,
+    inputs: _Inputs,
+    n_rec: int,
+    dt_ms: float,
+    name: str,
+    report: _Report,
+) -> tuple[NetworkSpec, int]:
+    """The spec (TF ids, pA, ms; inputs and background one step late) and its background synapse count."""
+    syn, source_names, n_bkg_syn = tf_input_synapses(
+        inputs.pre, inputs.post, inputs.receptor, inputs.weight_pA, inputs.n_lgn, inputs.bkg_pA, dt_ms
+    )
+    report.notes.append(input_delay_note(dt_ms))
+    spec = NetworkSpec(
+        name=name,
+        cells=cells,
+        node_type=sel.node_type,
+        synapses=Synapses(rec.pre, rec.post, rec.receptor, rec.weight_pA, rec.delay_ms),
+        n_sources=len(source_names),
+        inputs=syn,
+        source_names=source_names,
+        receptor_names=receptor_names(n_rec),
+    )
+    return spec, n_bkg_syn
+
+
 # --- the loader ---------------------------------------------------------------------------------------------
 
 
@@ -640,37 +671,6 @@ def load_tf_model(
         "neuron_ids_given": neuron_ids is not None,
     }
     return LoadedModel(spec, None, metadata, report.entries)
-
-
-# --- build ----------------------------------------------------------------------------------------------------
-
-
-def _build_spec(
-    cells: GLIF3Cells,
-    sel: _Selection,
-    rec: _Recurrent,
-    inputs: _Inputs,
-    n_rec: int,
-    dt_ms: float,
-    name: str,
-    report: _Report,
-) -> tuple[NetworkSpec, int]:
-    """The spec (TF ids, pA, ms; inputs and background one step late) and its background synapse count."""
-    syn, source_names, n_bkg_syn = tf_input_synapses(
-        inputs.pre, inputs.post, inputs.receptor, inputs.weight_pA, inputs.n_lgn, inputs.bkg_pA, dt_ms
-    )
-    report.notes.append(input_delay_note(dt_ms))
-    spec = NetworkSpec(
-        name=name,
-        cells=cells,
-        node_type=sel.node_type,
-        synapses=Synapses(rec.pre, rec.post, rec.receptor, rec.weight_pA, rec.delay_ms),
-        n_sources=len(source_names),
-        inputs=syn,
-        source_names=source_names,
-        receptor_names=receptor_names(n_rec),
-    )
-    return spec, n_bkg_syn
 
 
 __all__ = ["CHECKPOINT_KEYS", "UntrustedPickle", "load_tf_model", "tf_input_synapses"]
