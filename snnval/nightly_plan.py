@@ -17,12 +17,9 @@ need it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from snnval.errors import SpecError
 
 #: Fixed allowance of one isolated run: spawning a Python process and importing a simulator. Unloaded that
 #: is ~5-10 s (TF's import); measured here with eight jobs sharing the 2 cores (load ~19), a 50-trial NEST run
@@ -36,15 +33,18 @@ TIMEOUT_PER_NEURON_STEP_S = 6e-6
 
 
 def default_timeout_s(n_neurons: int, n_steps: int, n_trials: int) -> float:
-    """Per-run timeout derived from the run's size (see the two constants above for the reasons)."""
-    return TIMEOUT_BASE_S + TIMEOUT_PER_NEURON_STEP_S * float(n_neurons) * n_steps * n_trials
+    """Timeout (s) of one nightly task: the runner's size formula with the two constants above."""
+    from snnval.runner import default_timeout_s as run_timeout_s
+
+    return run_timeout_s(n_neurons, n_steps, n_trials, TIMEOUT_BASE_S, TIMEOUT_PER_NEURON_STEP_S)
 
 
 def check_timeout(timeout_s: float | None) -> None:
-    if timeout_s is not None and not (
-        isinstance(timeout_s, int | float) and math.isfinite(timeout_s) and timeout_s > 0
-    ):
-        raise SpecError("--timeout", "timeout", f"a finite number of seconds > 0, got {timeout_s!r}")
+    """``--timeout``: None (the size-derived default) or a finite number of seconds > 0."""
+    from snnval.runner import parse_timeout
+
+    if timeout_s is not None:
+        parse_timeout(timeout_s, "--timeout", "timeout")
 
 
 def label(sim: str, profile: str) -> str:
