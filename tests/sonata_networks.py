@@ -122,10 +122,13 @@ def build_network(root: Path, seed: int = 3, n_lgn: int = 40) -> Path:
     return path
 
 
-def write_lgn_spikes(path: Path, tstop_ms: float, n_lgn: int = 40, rate_Hz: float = 60.0, seed: int = 5) -> np.ndarray:
+def write_lgn_spikes(
+    path: Path, tstop_ms: float, n_lgn: int = 40, rate_Hz: float = 60.0, seed: int = 5, min_time_ms: float = 1e-3
+) -> np.ndarray:
     """Off-grid Poisson spike times (ms, rounded to 1 ns like a recorded file) via bmtk's SpikeTrains writer.
 
     A few spikes sit exactly on 0.1 ms and 0.01 ms grid points, where ceil and round agree only by rule.
+    Times below ``min_time_ms`` are raised to it.
     """
     from bmtk.utils.reports.spike_trains import SpikeTrains
 
@@ -134,7 +137,7 @@ def write_lgn_spikes(path: Path, tstop_ms: float, n_lgn: int = 40, rate_Hz: floa
     ids = np.repeat(np.arange(n_lgn), n)
     times = np.round(rng.uniform(0.0, tstop_ms, ids.size), 6)
     times[:6] = [10.0, 20.1, 35.37, 50.05, 0.3, 60.7]  # grid points (0.3 is 2.9999... steps of 0.1 in float)
-    times = np.clip(times, 1e-3, tstop_ms)
+    times = np.clip(times, min_time_ms, tstop_ms)
     st = SpikeTrains(population="lgn")
     st.add_spikes(node_ids=ids, timestamps=times, population="lgn")
     st.to_sonata(str(path))
