@@ -211,6 +211,36 @@ def _node_set_filter(
     return out
 
 
+def _bmtk_node_set_caveats(value: Any, node_sets: dict, where: str) -> list[str]:
+    """Notes where bmtk 1.2.0's pointnet selects other nodes than the node set names (measured here).
+
+    bmtk's node filter (``bmtk/utils/sonata/group.py`` ``NodeGroup.filter``) does not know ``node_type_id``:
+    it prints "Could not find property node_type_id ... Ignoring." and selects the whole population. A
+    node-type column (``pop_name``, ``model_name``, ...) selects nothing with pandas >= 3: ``types_table.find``
+    compares the column's object dtype with pandas' string dtype. The suite selects what the set says.
+    """
+    for _ in range(20):  # follow node-set names to the definition
+        if not isinstance(value, str) or value not in node_sets:
+            break
+        value = node_sets[value]
+    if not isinstance(value, dict):
+        return []
+    keys = set(value) - {"population", "populations", "node_id", "node_ids"}
+    notes = []
+    if "node_type_id" in keys:
+        notes.append(
+            f"{where}: bmtk 1.2.0 pointnet ignores node_type_id in a node set and would clamp the whole "
+            "population; the suite clamps the node types named"
+        )
+    if keys - {"node_type_id"}:
+        notes.append(
+            f"{where}: bmtk 1.2.0 pointnet with pandas >= 3 matches no node-type column value "
+            f"({sorted(keys - {'node_type_id'})}) and would clamp no node (NEST then refuses the connection); "
+            "the suite clamps the nodes the set selects"
+        )
+    return notes
+
+
 # --- inputs --------------------------------------------------------------------------------------------------
 
 
@@ -636,6 +666,7 @@ def load_sonata_simulation(
         elif module == "IClamp":
             parts.append(_iclamp_deltas(cfg, name, inp, node_sets, nodes, dt, amp_scale))
             notes.append(f"{where}: IClamp amp read as {unit}")
+            notes.extend(_bmtk_node_set_caveats(inp["node_set"], node_sets, where))
         else:
             raise SpecError(cfg.source, f"{where}.module", f"spike inputs ({SPIKE_MODULES}) or IClamp, got {module!r}")
     if parts:

@@ -142,6 +142,27 @@ def test_a_spike_input_feeds_the_whole_population_of_its_node_set(network, capsy
     assert _spike_set(read_spike_file(out / "spikes.h5")) == _spike_set(reference) and len(reference) > 1000
 
 
+def test_node_type_id_in_a_clamp_node_set_is_noted_where_bmtk_clamps_the_whole_population(network):
+    """bmtk 1.2.0 ignores node_type_id in a node set (measured: its run equals the run clamping all of v1)."""
+    root, circuit, _ = network
+    lgn = {"lgn_spikes": _inputs(0.1)["lgn_spikes"]}
+    clamp = {"input_type": "current_clamp", "module": "IClamp", "node_set": "target", "amp": 300.0, "delay": 50.0,
+             "duration": 100.0}  # fmt: skip
+    runs = {}
+    for name, target in (("ntid", {"population": "v1", "node_type_id": 102}), ("all", {"population": "v1"})):
+        ns = {"target": target, "lgn_all": {"population": "lgn"}}
+        cfg = write_simulation(root, circuit, 0.1, TSTOP_MS, f"out_ntid_{name}", inputs={**lgn, "clamp": clamp},
+                               node_sets=ns)  # fmt: skip
+        proc = run_bmtk_pointnet(cfg)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[name] = _spike_set(read_spike_file(root / f"out_ntid_{name}" / "spikes.h5"))
+        sim = load_sonata_simulation(cfg)
+        clamped = np.unique(sim.stimulus.currents.neuron).tolist()
+        assert clamped == (list(range(20, 26)) if name == "ntid" else list(range(31)))
+        assert any("ignores node_type_id" in n for n in sim.notes) == (name == "ntid")
+    assert runs["ntid"] == runs["all"]  # bmtk clamped every v1 node; when bmtk changes this, drop the note
+
+
 # --- bad input ------------------------------------------------------------------------------------------------
 
 
