@@ -7,7 +7,8 @@ runs. The grid is the registry's, never a hand-kept list:
   :func:`snnval.acceptance.golden_runs`) against its golden, plus every same-semantics pair
   (:func:`snnval.acceptance.same_semantics_pairs`) against each other;
 * accuracy runners: every adapter x each profile it declares, when its capabilities can run the model;
-* the port ladder: on every adapter with ``port_target = True``.
+* the port ladder: on every adapter with ``port_target = True``;
+* SONATA example rows (:mod:`snnval.nightly_sonata`): every adapter against bmtk pointnet's own run.
 
 A combination that cannot run is planned as a not-applicable entry with the adapter's reason, so every
 cell of the page is pass, fail, not applicable or error, each with its reason. Simulator runs are
@@ -18,6 +19,7 @@ need it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -154,6 +156,8 @@ class NightPlan:
     samples: list[SampleRun] = field(default_factory=list)
     simulators: list[dict] = field(default_factory=list)
     model: ModelInput | None = None
+    #: SONATA example rows (snnval.nightly_sonata.SonataPlan), against bmtk pointnet's own run
+    sonata: Any = None
 
     def n_tasks(self) -> int:
         planned = [c for c in self.cells if not c.not_applicable]
@@ -274,6 +278,8 @@ def make_plan(
     port_ladder: bool = True,
 ) -> NightPlan:
     """The whole night's plan (no simulator runs; availability and capability checks only)."""
+    from snnval.nightly_sonata import plan_sonata
+
     runs, cells = plan_scenarios(sims, timeout_s, scenarios)
     runners, skipped, samples, variants = plan_accuracy(model, sims, timeout_s, port_ladder)
     return NightPlan(
@@ -285,4 +291,5 @@ def make_plan(
         samples=samples,
         simulators=simulators_table(sims),
         model=model,
+        sonata=plan_sonata(sims, timeout_s),
     )
