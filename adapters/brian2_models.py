@@ -116,7 +116,11 @@ def glif3_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, sem: Sem
     p11 = np.exp(-h / tau_syn)
     u_reset = cells.V_reset_mV[t] - cells.E_L_mV[t]
     values: dict[str, np.ndarray] = {
-        "U": np.zeros(t.size) if sem.initial_v == "e_l" else u_reset.copy(),
+        "U": np.where(
+            np.isfinite(v_file := _file_v_m(cells, t)),
+            v_file - cells.E_L_mV[t],
+            np.zeros(t.size) if sem.initial_v == "e_l" else u_reset,
+        ),
         "th": cells.V_th_mV[t] - cells.E_L_mV[t],
         "U_reset": u_reset,
         "P33": p33,
@@ -197,9 +201,16 @@ def _columns(cells: GLIF3Cells, node_type: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.array([per_type[int(t)][k] for t in node_type], dtype=float) for k in keys}
 
 
-def _initial_v(p: dict[str, np.ndarray], sem: Semantics) -> np.ndarray:
-    # The initial_v knob overrides any V_m in the native parameters (as the NEST adapter does).
-    return (p["V_reset"] if sem.initial_v == "v_reset" else p["E_L"]).copy()
+def _file_v_m(cells: GLIF3Cells, node_type: np.ndarray) -> np.ndarray:
+    """Per-neuron V_m (mV) a node type's ``native_params`` state (NaN where none): its initial state."""
+    return np.array([float(cells.native_params[int(t)].get("V_m", np.nan)) for t in node_type], dtype=float)
+
+
+def _initial_v(p: dict[str, np.ndarray], sem: Semantics, file_v_m: np.ndarray) -> np.ndarray:
+    # A V_m the file states is the initial state; without one the initial_v knob decides (as the NEST
+    # adapter does, adapters/nest_glif.py _node_params).
+    knob = p["V_reset"] if sem.initial_v == "v_reset" else p["E_L"]
+    return np.where(np.isfinite(file_v_m), file_v_m, knob)
 
 
 def _sign_route(receptor: np.ndarray, weight: np.ndarray, zero_is_excitatory: bool) -> np.ndarray:
@@ -218,7 +229,7 @@ def iaf_psc_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, se
     h = float(dt_ms)
     p22 = np.exp(-h / p["tau_m"])
     values = {
-        "U": _initial_v(p, sem) - p["E_L"],
+        "U": _initial_v(p, sem, _file_v_m(cells, node_type)) - p["E_L"],
         "th": p["V_th"] - p["E_L"],
         "U_reset": p["V_reset"] - p["E_L"],
         "P22": p22,
@@ -262,7 +273,7 @@ def iaf_psc_alpha_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, 
     p = _columns(cells, node_type)
     h = float(dt_ms)
     values = {
-        "U": _initial_v(p, sem) - p["E_L"],
+        "U": _initial_v(p, sem, _file_v_m(cells, node_type)) - p["E_L"],
         "th": p["V_th"] - p["E_L"],
         "U_reset": p["V_reset"] - p["E_L"],
         "U_min": p["V_min"] - p["E_L"],
@@ -320,7 +331,7 @@ def iaf_cond_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, s
     h = float(dt_ms)
     hs = h / COND_EXP_SUBSTEPS
     values = {
-        "U": _initial_v(p, sem),
+        "U": _initial_v(p, sem, _file_v_m(cells, node_type)),
         "th": p["V_th"],
         "U_reset": p["V_reset"],
         "E_L": p["E_L"],

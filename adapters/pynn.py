@@ -342,12 +342,17 @@ def _celltypes(sim: Any, spec: NetworkSpec, config: RunConfig) -> dict[int, tupl
     out = {}
     for t in np.unique(spec.node_type).tolist():
         model = cells.models[t]
+        # A V_m the file states (native_params) is the initial state; without one the initial_v knob
+        # decides (as the NEST adapter does, adapters/nest_glif.py _node_params).
+        file_v_m = cells.native_params[t].get("V_m")
         if model == "glif3":
             v0 = cells.V_reset_mV[t] if sem.initial_v == "v_reset" else cells.E_L_mV[t]
+            v0 = v0 if file_v_m is None else file_v_m
             out[t] = (_glif_celltype(sim, spec.n_receptors)(**cells.nest_params(t)), "V_m", float(v0))
         else:
             params = iaf_to_pynn(model, cells.native_params[t])
             v0 = params["v_reset"] if sem.initial_v == "v_reset" else params["v_rest"]
+            v0 = v0 if file_v_m is None else file_v_m
             out[t] = (getattr(sim, PYNN_IAF_CELL[model])(**params), "v", float(v0))
     return out
 

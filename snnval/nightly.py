@@ -106,6 +106,7 @@ def _client(scheduler: str | None):
 
 def execute(plan: NightPlan, client, night_id: str) -> dict[str, Any]:
     """Submit every task of ``plan``; return {task key: result or TaskFailure}. Never raises for a task."""
+    from snnval.nightly_sonata import submit_sonata
     from snnval.nightly_tasks import accuracy_task, cell_task, sample_task, scenario_run_task
 
     model = plan.model
@@ -126,7 +127,8 @@ def execute(plan: NightPlan, client, night_id: str) -> dict[str, Any]:
         submit(run.key, accuracy_task, model.path, model.n, run, night_id)
     for s in plan.samples:
         submit(s.key, sample_task, model.path, s, night_id)
-    worst_case = sum(r.timeout_s for r in plan.runs) + sum(r.timeout_s for r in plan.accuracy)
+    worst_case = submit_sonata(plan.sonata, submit, futures, night_id)
+    worst_case += sum(r.timeout_s for r in plan.runs) + sum(r.timeout_s for r in plan.accuracy)
     worst_case += sum(v.timeout_s for _, _, v in plan.variants) + sum(s.timeout_s for s in plan.samples)
     return _gather(client, futures, worst_case + DEADLINE_SLACK_S)
 
@@ -206,6 +208,9 @@ def assemble(plan: NightPlan, done: dict[str, Any], quick: bool, regressions: li
                 f"{value['scenario']}: {value['simulator']} and {value['reference']} declare the same semantics "
                 f"but differ ({value['reason']})"
             )
+    from snnval.nightly_sonata import assemble_sonata
+
+    cells += assemble_sonata(plan.sonata, done, regressions)
     accuracy, not_run, agreement = _accuracy(plan, done, regressions)
     return {
         "quick": quick,
