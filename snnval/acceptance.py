@@ -28,15 +28,28 @@ def golden_runs(sims: list[str] | None = None) -> list[tuple[str, str]]:
     return adapter_profiles(sims)
 
 
-def same_semantics_pairs(sims: list[str] | None = None) -> list[tuple[str, str, str]]:
+def same_semantics_pairs(sims: list[str] | None = None, *, partners: bool = False) -> list[tuple[str, str, str]]:
     """(profile, reference sim, candidate sim): adapters that declare the same profile must agree.
 
     The reference is the first registered adapter that declares the profile (the TF reference runs
-    every profile, so it is the reference of every pair it is part of).
+    every profile, so it is the reference of every pair it is part of); ``sims`` keeps the pairs among
+    those adapters only. ``partners=True`` (what ``pytest --sim NAME`` uses) pairs each of ``sims``
+    with every registered adapter that declares the same profile, the earlier-registered one as
+    reference: among ``sims`` alone a new adapter would have no partner, and the first adapter of a
+    profile (TF) cannot run every scenario (e.g. iaf_psc_exp), so a single reference would leave
+    scenarios where the new adapter is never compared.
     """
     by_profile: dict[str, list[str]] = {}
-    for sim, prof in golden_runs(sims):
+    for sim, prof in golden_runs(None if partners else sims):
         by_profile.setdefault(prof, []).append(sim)
+    if partners and sims:
+        return [
+            (prof, a, b)
+            for prof, members in by_profile.items()
+            for i, a in enumerate(members)
+            for b in members[i + 1 :]
+            if a in sims or b in sims
+        ]
     return [(prof, sims_[0], other) for prof, sims_ in by_profile.items() for other in sims_[1:]]
 
 

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from snnval.errors import SpecError
-from snnval.loaders.sonata import SonataNodes, _resolve_manifest, _substitute, load_sonata_nodes
+from snnval.loaders.sonata import SonataNodes, _resolve_manifest, config_path, load_sonata_nodes
 from snnval.sonata_spikes import SpikeTable, read_nwb_spike_file, read_spike_file, write_spike_csv, write_spike_h5
 from snnval.spec import NetworkSpec
 from snnval.stimulus import CurrentSteps, Events, FrozenStimulus
@@ -134,14 +134,10 @@ class _Config:
             if "networks" in raw or not isinstance(nxt, str):
                 return
             manifest = _resolve_manifest(raw.get("manifest", {}), current.parent, str(current))
-            p = Path(_substitute(nxt.replace("${configdir}", str(current.parent)), manifest))
-            chain, current = (*chain, resolved), (p if p.is_absolute() else current.parent / p)
+            chain, current = (*chain, resolved), config_path(nxt, current, manifest, str(current), "network")
 
     def path_of(self, value: Any, where: str) -> Path:
-        if not isinstance(value, str):
-            raise SpecError(self.source, where, "a path string")
-        p = Path(_substitute(value.replace("${configdir}", str(self.path.parent)), self.manifest))
-        return p if p.is_absolute() else self.path.parent / p
+        return config_path(value, self.path, self.manifest, self.source, where)
 
 
 def _positive(value: Any, source: str, where: str) -> float:

@@ -62,6 +62,7 @@ def test_against_golden(scenario_run, golden_mode, golden_run, scenario, dt):
     assert cmp.passed, f"{golden_key(sim, profile, dt)} moved against its golden:\n{cmp.summary()}"
 
 
+@pytest.mark.per_adapter  # rewrites the runs of the adapters selected with --sim
 @pytest.mark.parametrize("scenario", scenario_params(with_dt=False))
 def test_update_golden(scenario_run, golden_mode, scenario, request):
     if golden_mode != "update":
