@@ -53,6 +53,19 @@ def same_semantics_pairs(sims: list[str] | None = None, *, partners: bool = Fals
     return [(prof, sims_[0], other) for prof, sims_ in by_profile.items() for other in sims_[1:]]
 
 
+def fallback_reference(profile: str, candidate: str, usable) -> str | None:
+    """The first adapter registered before ``candidate`` with ``profile`` for which ``usable(sim)`` holds.
+
+    A same-semantics pair's reference is the profile's first adapter (TF for nest-glif-psc), which
+    cannot run every scenario (TF has no iaf_* models): on such a scenario the candidate is compared
+    with the earliest adapter of the profile that can run it (NEST on the LIF scenarios), so no
+    scenario goes uncompared. Only earlier-registered adapters qualify, so each pair is run once.
+    """
+    members = [sim for sim, prof in golden_runs() if prof == profile]
+    earlier = members[: members.index(candidate)] if candidate in members else []
+    return next((sim for sim in earlier if usable(sim)), None)
+
+
 _REGRESSION_REASON = (
     "same simulator, same pinned versions, same frozen input: only floating-point summation order "
     "(threads, oneDNN kernels) may move results, by ~1e-12; any change of dynamics moves V by > 1e-3 mV"
