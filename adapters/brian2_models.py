@@ -86,6 +86,13 @@ def _declare(names: list[str], kind: str = "1") -> str:
     return "\n".join(f"{n} : {kind}" for n in names)
 
 
+def _lif_refractory_steps(t_ref_ms: np.ndarray, h: float, sem: Semantics) -> np.ndarray:
+    """Steps V is held after a spike step: NEST's ceil(t_ref/h) (knob ``refractory="clamp"``), or one
+    fewer when the countdown starts in the spike step itself (``"clamp_from_spike_step"``, pyNN.brian2)."""
+    n = refractory_steps(t_ref_ms, h)
+    return np.maximum(n - 1, 0) if sem.refractory == "clamp_from_spike_step" else n
+
+
 def _refractory_update() -> str:
     # NEST: "if refractory_steps == 0: integrate, else: --refractory_steps (state held)".
     return "integ = int(ref == 0)\nref = ref - (1 - integ)\n"
@@ -224,7 +231,7 @@ def iaf_psc_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, se
         "P22": p22,
         "P20": p["tau_m"] / p["C_m"] * (1.0 - p22),
         "I_e": p["I_e"],
-        "nref": refractory_steps(p["t_ref"], h),
+        "nref": _lif_refractory_steps(p["t_ref"], h, sem),
     }
     for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
         values[f"P11{port}"] = np.exp(-h / tau)
@@ -269,7 +276,7 @@ def iaf_psc_alpha_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, 
         "expm1_tau": np.expm1(-h / p["tau_m"]),
         "P30": -p["tau_m"] / p["C_m"] * np.expm1(-h / p["tau_m"]),
         "I_e": p["I_e"],
-        "nref": refractory_steps(p["t_ref"], h),
+        "nref": _lif_refractory_steps(p["t_ref"], h, sem),
     }
     for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
         p31, p32 = alpha_propagators(tau, p["tau_m"], p["C_m"], h)
@@ -330,7 +337,7 @@ def iaf_cond_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, s
         "C_m": p["C_m"],
         "I_e": p["I_e"],
         "hs": np.full(node_type.size, hs),
-        "nref": refractory_steps(p["t_ref"], h),
+        "nref": _lif_refractory_steps(p["t_ref"], h, sem),
     }
     for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
         values[f"half{port}"] = np.exp(-0.5 * hs / tau)  # conductance decay over half a sub-step

@@ -210,7 +210,10 @@ class Brian2Adapter(Adapter):
             recordables=("V_m", "ASC", "I_syn"),
             # The neuron step is NEST's glif_psc (on_pre adds to the synaptic state after the arrival step's
             # state update, as NEST); the mapping knobs are the adapter's choice.
-            knobs=dict(NEST_STEP_KNOBS),
+            knobs={**NEST_STEP_KNOBS, "refractory": ("clamp", "clamp_from_spike_step")},
+            # the LIF models also run pyNN.brian2's refractory countdown (profile pynn-brian2), so bisect can
+            # toggle it on them; GLIF3 runs NEST's glif_psc clamp only
+            model_knobs={"glif3": {"refractory": ("clamp",)}},
             dtypes=("float64",),
             event_amplitudes="real",
             spike_times="grid",

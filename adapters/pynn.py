@@ -32,10 +32,13 @@ Explicit choices (run options, never defaults of PyNN left to chance):
 Step conventions, measured with PyNN 0.13.0 on NEST 3.10, NEURON 9.0.2 and Brian2 2.9.0 at dt 0.1
 and 1.0 (tests/test_pynn_adapter.py checks each):
 
-* an input event at step ``s`` is a SpikeSourceArray spike at ``(s+1)*dt`` (as the NEST adapter's
-  spike_generator); with a Projection delay of ``d`` steps (:func:`snnval.semantics.delay_steps`,
-  handed over as ``d*dt``) V first moves in step ``s+d+1`` on nest and neuron, and in step ``s+d+2``
-  on brian2 (pyNN.brian2 adds the synaptic current to V one step later: its first divergence from NEST);
+* an input event at step ``s`` is a SpikeSourceArray spike at the backend's stamp of a spike emitted in
+  step ``s``: ``(s+1)*dt`` on nest and neuron (as the NEST adapter's spike_generator), ``s*dt`` on brian2
+  (Brian2 emits a generator spike at time T in step T/dt); with a Projection delay of ``d`` steps
+  (:func:`snnval.semantics.delay_steps`, handed over as ``d*dt``) V first moves in step ``s+d+1`` on all
+  three backends, as a recurrent spike of step ``s`` does. (Handing brian2 ``(s+1)*dt`` too, as this
+  adapter once did, made inputs arrive one step late, s+d+2, which looked like a synaptic rule of
+  pyNN.brian2; it is not: its recurrent synapses act in s+d+1, measured, tests/test_pynn_adapter.py);
 * a current change at step ``s`` is a StepCurrentSource time ``(s+2)*dt``; V first moves in step
   ``s+2`` on all three backends, as in the NEST adapter (PyNN applies a source at time T from step T/dt);
 * recorded V: PyNN samples at ``j*dt`` (j = 0 is the initial value); sample ``k+1`` is the state at the
@@ -51,10 +54,10 @@ and 1.0 (tests/test_pynn_adapter.py checks each):
 
 Semantics: the GLIF3 knobs are declared at NEST glif_psc's values (pyNN.nest runs glif_psc itself);
 the mapping knobs (delay rounding, initial V, delay offset) are the adapter's own and take every value.
-pynn-nest runs as the ``nest-glif-psc`` profile. pyNN.neuron and pyNN.brian2 run only LIF cells, whose
-step rules differ from NEST's in the ways listed above (and brian2's refractory period ends one step
-earlier); they declare no profile (no golden runs, no same-semantics claims) until LIF knobs name those
-differences.
+pynn-nest runs as the ``nest-glif-psc`` profile. pyNN.brian2 holds V one step less after a spike than
+NEST (the knob value ``refractory="clamp_from_spike_step"``, profile ``pynn-brian2``); pyNN.neuron
+integrates V by NEURON's implicit (backward) Euler step, a documented predicted difference
+(:mod:`snnval.lif_pairs`), not a knob.
 """
 
 from __future__ import annotations
@@ -259,6 +262,11 @@ class PyNNBrian2Adapter(PyNNAdapter):
     backend = "brian2"
     description = "PyNN 0.13 on Brian2 (numpy target): IF_curr_exp/IF_curr_alpha/IF_cond_exp"
 
+    @staticmethod
+    def _knobs() -> dict[str, tuple]:
+        # Brian2's refractory countdown starts in the spike step (semantics.LIF_KNOB_VALUES, profile pynn-brian2)
+        return {**PyNNAdapter._knobs(), "refractory": ("clamp_from_spike_step",)}
+
 
 def run_in_child(backend: str, spec: NetworkSpec, trial: FrozenStimulus, config: RunConfig) -> dict:
     """Run one trial of pyNN.<backend> in a fresh Python process; return its arrays and provenance."""
@@ -448,12 +456,13 @@ def simulate_trial(backend: str, spec: NetworkSpec, trial: FrozenStimulus, confi
             pops, local,
         )  # fmt: skip
 
-    # Sources: one SpikeSourceArray population; an event at step s fires at (s+1)*dt, amplitude n as n spikes.
+    # Sources: one SpikeSourceArray population; an event at step s fires at the time the backend stamps a
+    # spike of step s ((s + lag)*dt: (s+1)*dt on nest and neuron, s*dt on brian2), amplitude n as n spikes.
     ev, inp = trial.events, spec.inputs
     if len(ev) and len(inp):
         reps = np.rint(ev.amplitude).astype(np.int64)
         src = np.repeat(ev.source, reps)
-        times = _device_times(backend, np.repeat(ev.step, reps) + 1, dt)
+        times = _device_times(backend, np.repeat(ev.step, reps) + SPIKE_STAMP_LAG[backend], dt)
         order = np.argsort(src, kind="stable")
         bounds = np.searchsorted(src[order], np.arange(spec.n_sources + 1))
         per_source = [sim.Sequence(times[order][a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]

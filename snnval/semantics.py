@@ -77,6 +77,13 @@ LIF_KNOB_VALUES: dict[str, tuple] = {
     # "in_arrival_step": it adds to V in step a itself, before step a's threshold test (the discrete
     #     rule's sum_j w_j s_j[t]; NEST iaf_psc_delta's rule).
     "input_timing": ("end_of_arrival_step", "in_arrival_step"),
+    # "clamp_from_spike_step": the refractory countdown of ceil(t_ref/dt) steps starts in the spike step
+    #     itself, so V is held in steps s+1 .. s+n-1 and integrates again in step s+n (n = ceil(t_ref/dt)),
+    #     one step earlier than NEST's "clamp" (held in s+1 .. s+n, free in s+n+1). pyNN.brian2 (PyNN 0.13,
+    #     Brian2 2.9): Brian2 stamps a spike of step s at s*dt and its ``refractory`` condition holds while
+    #     t - lastspike < t_ref, measured on IF_curr_exp and IF_cond_exp at dt 0.1 ms
+    #     (tests/test_pynn_adapter.py, tests/test_lif_pairs.py).
+    "refractory": ("clamp_from_spike_step",),
 }
 
 #: Every knob and every value a Semantics may take (GLIF3 section 4 plus the LIF additions).
@@ -201,6 +208,18 @@ PROFILES: dict[str, Semantics] = {
         initial_v="e_l",
         input_timing="in_arrival_step",
         name="nest-psc-delta",
+    ),
+    # pyNN.brian2's LIF cells (IF_curr_exp, IF_curr_alpha, IF_cond_exp): NEST's step except that the
+    # refractory countdown starts in the spike step (refractory="clamp_from_spike_step"); the Brian2
+    # adapter runs NEST's LIF models under it and reproduces pyNN.brian2 spike for spike.
+    "pynn-brian2": Semantics(
+        reset="hard_same_step",
+        refractory="clamp_from_spike_step",
+        asc="nest_exact",
+        psc_to_v="exact_alpha",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        name="pynn-brian2",
     ),
     # The discrete-time LIF rule of deep-learning SNN libraries (snnTorch ``Leaky`` with
     # reset_mechanism="zero", Norse/SpikingJelly discrete LIF): u[t] = beta u[t-1] (1 - s[t-1]) +
