@@ -292,6 +292,7 @@ def cmd_bisect(args) -> int:
         args.candidate_sim,
         args.candidate_profile,
         dt,
+        knob_reference=args.knob_reference,
     )
     if args.json:
         _print_json(report.to_dict())
@@ -420,6 +421,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reference-profile", default="tf-billeh")
     s.add_argument("--candidate-sim", default="nest")
     s.add_argument("--candidate-profile", default="nest-glif-psc")
+    s.add_argument(
+        "--knob-reference", default="tf", help="adapter that runs every knob setting (tf; brian2 for NEST's iaf_* LIFs)"
+    )
     s.set_defaults(func=cmd_bisect)
 
     s = sub.add_parser("precision", help="a lower-precision run (--dtype float32) explained against float64")
