@@ -58,8 +58,8 @@ Semantics: the GLIF3 knobs are declared at NEST glif_psc's values (pyNN.nest run
 the mapping knobs (delay rounding, initial V, delay offset) are the adapter's own and take every value.
 pynn-nest runs as the ``nest-glif-psc`` profile. pyNN.brian2 holds V one step less after a spike than
 NEST (the knob value ``refractory="clamp_from_spike_step"``, profile ``pynn-brian2``); pyNN.neuron
-integrates V by NEURON's implicit (backward) Euler step, a documented predicted difference
-(:mod:`snnval.lif_pairs`), not a knob.
+advances V by NEURON's implicit (backward) Euler step and records the spike step's V before its reset
+(``psc_to_v="implicit_euler"``, ``reset="hard_next_step"``, profile ``pynn-neuron``).
 """
 
 from __future__ import annotations
@@ -257,6 +257,12 @@ class PyNNNeuronAdapter(PyNNAdapter):
     name = "pynn-neuron"
     backend = "neuron"
     description = "PyNN 0.13 on NEURON: IF_curr_exp/IF_curr_alpha/IF_cond_exp (mechanisms compiled at set-up)"
+
+    @staticmethod
+    def _knobs() -> dict[str, tuple]:
+        # NEURON's fixed step: V by implicit Euler, the spike step's V recorded before the reset
+        # (semantics.LIF_KNOB_VALUES, profile pynn-neuron)
+        return {**PyNNAdapter._knobs(), "reset": ("hard_next_step",), "psc_to_v": ("implicit_euler",)}
 
 
 class PyNNBrian2Adapter(PyNNAdapter):

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import itertools
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
-from snnval.compare import Comparison, compare
 from snnval.contract import RunResult
 from snnval.semantics import Semantics, profile
 
@@ -38,13 +37,13 @@ from snnval.semantics import Semantics, profile
 MODEL_PROFILES: dict[str, tuple[str, ...]] = {
     "lif_discrete": ("snn-discrete",),
     "iaf_psc_delta": ("nest-psc-delta", "snn-discrete"),
-    "iaf_psc_exp": ("nest-glif-psc", "pynn-brian2"),
-    "iaf_psc_alpha": ("nest-glif-psc", "pynn-brian2"),
-    "iaf_cond_exp": ("nest-glif-psc", "pynn-brian2"),
+    "iaf_psc_exp": ("nest-glif-psc", "pynn-brian2", "pynn-neuron"),
+    "iaf_psc_alpha": ("nest-glif-psc", "pynn-brian2", "pynn-neuron"),
+    "iaf_cond_exp": ("nest-glif-psc", "pynn-brian2", "pynn-neuron"),
 }
-#: Profiles an adapter runs its LIF cells as, beyond its declared (golden) ``profiles``: pyNN.neuron runs
-#: NEST's discrete rules (its V update differs, a predicted difference), pyNN.brian2 its refractory rule.
-RUNS_AS: dict[str, tuple[str, ...]] = {"pynn-neuron": ("nest-glif-psc",), "pynn-brian2": ("pynn-brian2",)}
+#: Profiles an adapter runs its LIF cells as, beyond its declared (golden) ``profiles``: pyNN.neuron its
+#: implicit Euler step and late reset, pyNN.brian2 its refractory countdown (semantics.PROFILES).
+RUNS_AS: dict[str, tuple[str, ...]] = {"pynn-neuron": ("pynn-neuron",), "pynn-brian2": ("pynn-brian2",)}
 #: Adapters that run any knob setting of a model, tried in order as bisect's knob reference.
 KNOB_REFERENCES = ("tf", "brian2")
 
@@ -61,7 +60,7 @@ class PredictedDifference:
     facts: str
     test: str
 
-    def applies(self, sim_a: str, sim_b: str, models: set[str]) -> bool:
+    def applies(self, sim_a: str, sim_b: str, models: frozenset[str]) -> bool:
         fa, fb = self.family.get(sim_a, "other"), self.family.get(sim_b, "other")
         return bool(models & self.models) and fa != fb
 
@@ -159,27 +158,24 @@ def lif_scenarios() -> list[str]:
     """Registered scenarios whose neurons are all of the LIF family (every model but glif3)."""
     from snnval.scenarios import SCENARIOS
 
-    out = []
-    for name, sc in SCENARIOS.items():
-        spec = sc.build_spec()
-        models = {spec.cells.models[t] for t in set(spec.node_type.tolist())}
-        if "glif3" not in models:
-            out.append(name)
-    return out
+    return [name for name in SCENARIOS if "glif3" not in scenario_models(name)]
 
 
 def lif_adapters(sims: list[str] | None = None) -> list[str]:
-    """Registered adapters (or those in ``sims``) that declare a LIF-family model, in registry order."""
-    from snnval.adapters import adapter_names, get_adapter
+    """Built-in adapters (or those in ``sims``, e.g. an entry-point adapter) that declare a LIF-family model."""
+    from snnval.adapters import BUILTIN, get_adapter
 
-    return [s for s in (sims or adapter_names()) if set(get_adapter(s).capabilities().models) - {"glif3"}]
+    return [s for s in (sims or list(BUILTIN)) if set(get_adapter(s).capabilities().models) - {"glif3"}]
 
 
-def scenario_models(scenario: str) -> set[str]:
+@functools.cache
+def scenario_models(scenario: str) -> frozenset[str]:
+    """The neuron models of a registered scenario's network."""
     from snnval.scenarios import get_scenario
 
     spec = get_scenario(scenario).build_spec()
-    return {spec.cells.models[t] for t in set(spec.node_type.tolist())}
+    models = spec.cells.models or ("glif3",) * len(spec.cells.V_th_mV)  # none listed: every type is GLIF3
+    return frozenset(models[t] for t in set(spec.node_type.tolist()))
 
 
 def own_profile(sim: str, scenario: str, dt_ms: float) -> tuple[str, str]:
@@ -240,7 +236,11 @@ def _profile_names() -> set[str]:
     return set(PROFILES)
 
 
-def _spike_compare(a: RunResult, b: RunResult, name_a: str, name_b: str) -> Comparison:
+def _spike_compare(a: RunResult, b: RunResult, name_a: str, name_b: str):
+    """Spike tier exact (window 0), traces at the same-semantics tolerance (for the first divergence)."""
+    from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
+    from snnval.compare import compare
+
     tol = {k: v for k, v in SAME_SEMANTICS_TOLERANCES.items() if k in a.state and k in b.state}
     return compare(a, b, tolerances=tol, match_window_steps=0, reference_name=name_a, candidate_name=name_b)
 
@@ -278,42 +278,41 @@ def pair_verdict(scenario: str, dt_ms: float, a: tuple[str, str], b: tuple[str, 
     if cmp.spikes.passed:
         out.verdict = "pass"
         return out
-    first = cmp.first_divergence
-    out.details["first_divergence"] = first.to_dict() if first else None
+    first = cmp.spikes.first_divergence  # the earliest unmatched spike (the spike tier's verdict)
+    out.details["first_spike_divergence"] = first.to_dict() if first else None
+    out.details["first_divergence"] = cmp.first_divergence.to_dict() if cmp.first_divergence else None
     parts: list[str] = []
-    residual_at = first
+    residual = {sim_a: first, sim_b: first}  # what no knob names, per side (None: reproduced by the reference)
     sem_a, sem_b = profile(prof_a), profile(prof_b)
     if sem_a.differing_knobs(sem_b):
         ref = knob_reference(scenario, dt_ms, [sem_a, sem_b, *_flips(sem_a, sem_b)])
         if ref:
             report = bisect_knobs(
-                scenario,
-                sim_a,
-                prof_a,
-                sim_b,
-                prof_b,
-                dt_ms,
-                knob_reference=ref,
+                scenario, sim_a, prof_a, sim_b, prof_b, dt_ms, knob_reference=ref,
                 run=lambda s, sem: runs(scenario, s, sem, dt_ms),
-            )
+            )  # fmt: skip
             out.details["bisect"] = report.to_dict()
             if report.explaining_knobs:
                 flips = {k.knob: k.candidate_value for k in report.single_flips if k.explains_first_divergence}
                 parts.append("knob(s): " + ", ".join(f"{k}={v}" for k, v in flips.items()) + f" (bisect via {ref})")
-            residual_at = None if report.residual.passed else report.residual.first_divergence
-            if report.residual.passed and not report.explaining_knobs:
-                parts.append(f"profiles {prof_a} vs {prof_b} (the knob reference {ref} reproduces B)")
+            # B's residual is bisect's; A's: does the knob reference in A's profile reproduce A?
+            residual[sim_b] = None if report.residual.passed else report.residual.spikes.first_divergence
+            res_a = _spike_compare(runs(scenario, ref, sem_a, dt_ms), ra, ref, sim_a)
+            residual[sim_a] = None if res_a.spikes.passed else res_a.spikes.first_divergence
+            if not report.explaining_knobs and residual[sim_a] is None and residual[sim_b] is None:
+                parts.append(f"knob(s): profiles {prof_a} vs {prof_b} (no single flip; bisect via {ref})")
         else:
             out.details["bisect"] = "no knob reference runs this scenario under both profiles"
-    if residual_at is not None or not parts:
+    left = [r for r in residual.values() if r is not None]
+    if left or not parts:
+        at = min(left, key=lambda d: (d.step, d.neuron)) if left else first
         models = scenario_models(scenario)
         predicted = [p.name for p in PREDICTED_DIFFERENCES if p.applies(sim_a, sim_b, models)]
+        where = f"first spike difference at {_where(at)}"
         if predicted:
-            parts.append(
-                "predicted difference: " + "; ".join(predicted) + f" (first divergence at {_where(residual_at)})"
-            )
+            parts.append("predicted difference: " + "; ".join(predicted) + f" ({where})")
         else:
-            parts.append(f"unexplained: first divergence at {_where(residual_at)}")
+            parts.append(f"unexplained: {where}")
     out.verdict = "; ".join(parts)
     return out
 

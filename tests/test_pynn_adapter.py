@@ -27,9 +27,9 @@ SIMS = ("pynn-nest", "pynn-neuron", "pynn-brian2")
 
 
 def _config(sim: str, **kw) -> RunConfig:
-    """RunConfig in the profile the adapter's LIF cells run as: pyNN.brian2's refractory countdown
-    (profile pynn-brian2), NEST's rules on nest and neuron."""
-    return RunConfig(semantics=profile("pynn-brian2" if sim == "pynn-brian2" else "nest-glif-psc"), **kw)
+    """RunConfig in the profile the adapter's LIF cells run as: pyNN.brian2's refractory countdown (profile
+    pynn-brian2), pyNN.neuron's implicit Euler step (profile pynn-neuron), NEST's rules on pyNN.nest."""
+    return RunConfig(semantics=profile(sim if sim in ("pynn-brian2", "pynn-neuron") else "nest-glif-psc"), **kw)
 
 
 def _require(sim: str) -> None:
@@ -64,15 +64,23 @@ def test_knobs_fail_closed(name):
         get_adapter(name).check(spec, stim, _config(name, options={"codegen": "cython"}))
 
 
-def test_pynn_brian2_runs_only_its_refractory_rule():
-    """pyNN.brian2's refractory countdown is not NEST's: the NEST profile is not applicable there (fail
-    closed), and NEST's PyNN backends refuse pyNN.brian2's rule."""
+def test_each_backend_runs_only_its_own_lif_rules():
+    """pyNN.brian2's refractory countdown and pyNN.neuron's implicit Euler step with late reset are not
+    NEST's: each backend runs its own profile only (fail closed), and refuses the others' rules."""
     spec, stim = lif_network(("exp",)), lif_stimulus(lif_network(("exp",)), 1.0)
-    with pytest.raises(NotApplicable, match="knob refractory='clamp'"):
-        get_adapter("pynn-brian2").check(spec, stim, RunConfig(semantics=profile("nest-glif-psc")))
-    for sim in ("pynn-nest", "pynn-neuron"):
-        with pytest.raises(NotApplicable, match="knob refractory='clamp_from_spike_step'"):
-            get_adapter(sim).check(spec, stim, RunConfig(semantics=profile("pynn-brian2")))
+    refusals = {
+        ("pynn-brian2", "nest-glif-psc"): "knob refractory='clamp'",
+        ("pynn-brian2", "pynn-neuron"): "knob reset='hard_next_step'",
+        ("pynn-nest", "pynn-brian2"): "knob refractory='clamp_from_spike_step'",
+        ("pynn-nest", "pynn-neuron"): "knob reset='hard_next_step'",
+        ("pynn-neuron", "nest-glif-psc"): "knob reset='hard_same_step'",
+        ("pynn-neuron", "pynn-brian2"): "knob reset='hard_same_step'",
+    }
+    for (sim, prof), message in refusals.items():
+        with pytest.raises(NotApplicable, match=message):
+            get_adapter(sim).check(spec, stim, RunConfig(semantics=profile(prof)))
+    for sim in SIMS:
+        get_adapter(sim).check(spec, stim, _config(sim))
 
 
 def test_nest_iaf_defaults_are_the_installed_nests():
@@ -107,7 +115,7 @@ def test_step0_event_is_not_applicable_on_pynn_nest():
     bad = FrozenStimulus(1.0, stim.n_steps, 1, ev.concat(stim.events), stim.currents)
     with pytest.raises(NotApplicable, match="step 0"):
         get_adapter("pynn-nest").check(spec, bad, RunConfig())
-    get_adapter("pynn-neuron").check(spec, bad, RunConfig())  # NEURON has no parrot relay
+    get_adapter("pynn-neuron").check(spec, bad, _config("pynn-neuron"))  # NEURON has no parrot relay
 
 
 def test_brian2_refuses_integer_amplitudes():
@@ -276,7 +284,7 @@ def test_pynn_neuron_differs_first_by_its_integration(lif_case):
     above threshold (PyNN's NEURON reset acts one step later in V)."""
     _require("pynn-neuron")
     spec, stim, ref = lif_case
-    got = get_adapter("pynn-neuron").run(spec, stim, RunConfig(record=("V_m",)))
+    got = get_adapter("pynn-neuron").run(spec, stim, _config("pynn-neuron", record=("V_m",)))
     v, vr = got.state["V_m"][0], ref.state["V_m"][0]
     driven = np.flatnonzero(spec.node_type != 1)  # exp and cond types carry I_e
     assert _first_divergence(got, ref, driven, 1e-9) == 0
