@@ -251,7 +251,7 @@ def iaf_psc_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, se
     floats += [f"{v}{port}" for port in ("ex", "in") for v in ("i_", "P11", "P21", "in_")]
     if sem.psc_to_v == "implicit_euler":  # NEURON's fixed step (pyNN.neuron), current at the start of the step
         v_new = "(U + (i_ex + i_in + I_e + Ie)*h_C)/ie_den"
-    else:  # NEST's exact propagators
+    else:  # NEST's exact propagators (also Brian2's 'exact' method: "brian2_exact_or_euler")
         v_new = "U*P22 + i_ex*P21ex + i_in*P21in + (I_e + Ie)*P20"
     reset, pending = _lif_reset(sem)
     update = pending + _refractory_update() + f"U = integ*({v_new}) + (1 - integ)*U\n" + "isyn = i_ex + i_in\n"
@@ -376,6 +376,15 @@ def iaf_cond_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, s
         floats += ["h_C", "decex", "decin"]
         integrate = (
             "U = (U + h_C*(g_L*E_L + g_ex*E_ex + g_in*E_in + I_tot))/(1 + h_C*(g_L + g_ex + g_in))\n"
+            "g_ex = g_ex*decex\ng_in = g_in*decin\n"
+        )
+    elif sem.psc_to_v == "brian2_exact_or_euler":  # pyNN.brian2: Brian2's 'euler' (V g is not linear)
+        values["h_C"] = np.full(node_type.size, h) / p["C_m"]
+        for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
+            values[f"dec{port}"] = 1.0 - h / tau
+        floats += ["h_C", "decex", "decin"]
+        integrate = (
+            "U = U + h_C*(g_L*(E_L - U) + g_ex*(E_ex - U) + g_in*(E_in - U) + I_tot)\n"
             "g_ex = g_ex*decex\ng_in = g_in*decin\n"
         )
     else:

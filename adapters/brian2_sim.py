@@ -214,7 +214,7 @@ class Brian2Adapter(Adapter):
                 **NEST_STEP_KNOBS,
                 "refractory": ("clamp", "clamp_from_spike_step"),
                 "reset": ("hard_same_step", "hard_next_step"),
-                "psc_to_v": ("exact_alpha", "implicit_euler"),
+                "psc_to_v": ("exact_alpha", "implicit_euler", "brian2_exact_or_euler"),
             },
             # iaf_psc_exp and iaf_cond_exp also run pyNN.brian2's refractory countdown (profile pynn-brian2) and
             # pyNN.neuron's implicit Euler V step and late reset (profile pynn-neuron), so bisect can toggle

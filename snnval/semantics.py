@@ -89,7 +89,11 @@ LIF_KNOB_VALUES: dict[str, tuple] = {
     #     at the start of the step, V' = (V + h/C (g_L E_L + g_ex E_ex + g_in E_in + I)) / (1 + h/C (g_L + g_ex
     #     + g_in))), where NEST applies the exact propagator ("exact_alpha"). pyNN.neuron (PyNN 0.13, NEURON
     #     9.0.2, fixed step): measured to 2e-12 mV on IF_curr_exp under DC and after an input spike.
-    "psc_to_v": ("implicit_euler",),
+    # "brian2_exact_or_euler": Brian2's default state updater, method=('exact', 'euler', 'heun'), which
+    #     pyNN.brian2 (PyNN 0.13) uses: the exact solution for linear (current-based) cells, NEST's propagators
+    #     again, and one forward Euler step of V and the conductances for conductance-based cells (V g is not
+    #     linear): V' = V + h/C (g_L (E_L - V) + g_ex (E_ex - V) + g_in (E_in - V) + I), g' = g (1 - h/tau_syn).
+    "psc_to_v": ("implicit_euler", "brian2_exact_or_euler"),
 }
 
 #: Every knob and every value a Semantics may take (GLIF3 section 4 plus the LIF additions).
@@ -215,14 +219,15 @@ PROFILES: dict[str, Semantics] = {
         input_timing="in_arrival_step",
         name="nest-psc-delta",
     ),
-    # pyNN.brian2's LIF cells (IF_curr_exp, IF_curr_alpha, IF_cond_exp): NEST's step except that the
-    # refractory countdown starts in the spike step (refractory="clamp_from_spike_step"); the Brian2
-    # adapter runs NEST's LIF models under it and reproduces pyNN.brian2 spike for spike.
+    # pyNN.brian2's LIF cells (IF_curr_exp, IF_cond_exp): NEST's step except that the refractory countdown
+    # starts in the spike step (refractory="clamp_from_spike_step") and conductance cells take a forward Euler
+    # step (psc_to_v="brian2_exact_or_euler"); the Brian2 adapter runs NEST's LIF models under it and
+    # reproduces pyNN.brian2 spike for spike.
     "pynn-brian2": Semantics(
         reset="hard_same_step",
         refractory="clamp_from_spike_step",
         asc="nest_exact",
-        psc_to_v="exact_alpha",
+        psc_to_v="brian2_exact_or_euler",
         delay_rounding="nest_half_up",
         initial_v="e_l",
         name="pynn-brian2",
