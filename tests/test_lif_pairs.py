@@ -57,7 +57,10 @@ def test_lif_scenarios_and_adapters_come_from_the_registries():
 
 def test_new_profiles_differ_from_nest_by_exactly_their_named_knobs():
     nest = PROFILES["nest-glif-psc"]
-    assert nest.differing_knobs(PROFILES["pynn-brian2"]) == {"refractory": ("clamp", "clamp_from_spike_step")}
+    assert nest.differing_knobs(PROFILES["pynn-brian2"]) == {
+        "refractory": ("clamp", "clamp_from_spike_step"),
+        "psc_to_v": ("exact_alpha", "brian2_exact_or_euler"),
+    }
     assert nest.differing_knobs(PROFILES["pynn-neuron"]) == {
         "reset": ("hard_same_step", "hard_next_step"),
         "psc_to_v": ("exact_alpha", "implicit_euler"),
