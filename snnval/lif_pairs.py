@@ -170,6 +170,10 @@ def own_profile(sim: str, scenario: str, dt_ms: float) -> tuple[str, str]:
     adapter = get_adapter(sim)
     declared = (*adapter.profiles, *RUNS_AS.get(sim, ()))
     sc = get_scenario(scenario)
+    supported = adapter.capabilities().models
+    missing = sorted(scenario_models(scenario) - set(supported))
+    if missing:
+        return "", f"neuron models {missing} are not supported (supported: {', '.join(supported)})"
     candidates = [p for m in sorted(scenario_models(scenario)) for p in MODEL_PROFILES.get(m, ()) if p in declared]
     if not candidates:
         return "", f"runs none of the profiles of {sorted(scenario_models(scenario))} ({declared or 'no profile'})"
