@@ -16,6 +16,7 @@ from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
 from snnval.adapters import get_adapter
 from snnval.compare import compare
 from snnval.contract import RunConfig
+from snnval.errors import NotApplicable
 from snnval.lif_pairs import (
     PREDICTED_DIFFERENCES,
     RunCache,
@@ -65,6 +66,20 @@ def test_new_profiles_differ_from_nest_by_exactly_their_named_knobs():
         "reset": ("hard_same_step", "hard_next_step"),
         "psc_to_v": ("exact_alpha", "implicit_euler"),
     }
+
+
+def test_brian2_runs_the_backend_profiles_only_where_it_implements_them():
+    """The Brian2 adapter's LIF models iaf_psc_exp and iaf_cond_exp run the pynn-* profiles; iaf_psc_alpha (and
+    GLIF3) run NEST's step only, so they are not applicable there (fail closed, per model)."""
+    _require("brian2")
+    brian2 = get_adapter("brian2")
+    exp_cond = lif_network(("exp", "cond"))
+    stim = lif_stimulus(exp_cond, 1.0)
+    for prof in ("pynn-brian2", "pynn-neuron"):
+        brian2.check(exp_cond, stim, RunConfig(semantics=profile(prof)))
+        alpha = lif_network(("alpha",))
+        with pytest.raises(NotApplicable, match="for iaf_psc_alpha"):
+            brian2.check(alpha, lif_stimulus(alpha, 1.0), RunConfig(semantics=profile(prof)))
 
 
 def test_each_backend_runs_as_its_own_profile():
