@@ -174,3 +174,17 @@ def test_every_lif_pair_passes_or_is_explained():
     assert not bad, "\n".join(f"{v.scenario} dt {v.dt_ms}: {v.sim_a} vs {v.sim_b}: {v.verdict}" for v in bad)
     assert sum(v.verdict == "pass" for v in table.verdicts) >= 10
     assert any(v.verdict.startswith("knob(s)") for v in table.verdicts)
+
+
+def test_cli_pairs_prints_the_verdicts(capsys):
+    """``snnval pairs`` for two adapters on one scenario: a row per dt with its verdict, exit 0 (nothing
+    unexplained); the knob verdicts themselves are checked above (cheaper: one dt, cached runs)."""
+    _require("nest", "brian2")
+    from snnval.cli import main
+
+    code = main(["pairs", "--scenario", "lif_single_neuron", "--sim", "nest", "--sim", "brian2", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("| lif_single_neuron")]
+    assert len(rows) == 2 and all(r.endswith("| 64 / 64 | pass |") or r.endswith("| 69 / 69 | pass |") for r in rows)
+    assert main(["pairs", "--scenario", "no_such_scenario"]) == 2
