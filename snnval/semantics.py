@@ -9,7 +9,10 @@ declare which values they support.
 The LIF family adds ``LIF_KNOB_VALUES`` (kept apart from that table): the resets
 ``hard_next_step`` and ``subtract_same_step`` and the knob ``input_timing``, which
 the discrete-time LIF rule of deep-learning SNN libraries needs (profile
-``snn-discrete``; the TF reference runs it as model ``lif_discrete``).
+``snn-discrete``; the TF reference runs it as model ``lif_discrete``), and the rules
+of the PyNN backends' LIF cells (``refractory="clamp_from_spike_step"``,
+``psc_to_v="implicit_euler"`` / ``"brian2_exact_or_euler"``; profiles ``pynn-brian2``,
+``pynn-neuron``), which the Brian2 adapter runs for NEST's iaf_* models (not the TF reference).
 
 Step conventions shared by every adapter (integer time, see DESIGN.md):
 
