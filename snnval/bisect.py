@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
+from snnval.acceptance import same_semantics_tolerances
 from snnval.compare import Comparison, Divergence, compare
 from snnval.contract import RunResult
 from snnval.runner import run_scenario
+from snnval.scenarios import get_scenario
 from snnval.semantics import Semantics, profile
 
 
@@ -130,9 +131,8 @@ def _mismatch(cmp: Comparison) -> int:
     return int(cmp.spikes.n_missing + cmp.spikes.n_extra)
 
 
-def _compare(a: RunResult, b: RunResult) -> Comparison:
-    tol = {k: v for k, v in SAME_SEMANTICS_TOLERANCES.items() if k in a.state and k in b.state}
-    return compare(a, b, tolerances=tol, match_window_steps=0)
+def _compare(a: RunResult, b: RunResult, models: frozenset[str]) -> Comparison:
+    return compare(a, b, tolerances=same_semantics_tolerances(a, b, models=models), match_window_steps=0)
 
 
 def bisect_knobs(
@@ -158,10 +158,11 @@ def bisect_knobs(
     def tf(sem):
         return run(knob_reference, sem)
 
+    models = get_scenario(scenario).build_spec().neuron_models  # for the V tolerance (acceptance)
     reference = run(reference_sim, ref_sem)
     candidate = run(candidate_sim, cand_sem)
-    main = _compare(reference, candidate)
-    residual = _compare(tf(cand_sem), candidate)
+    main = _compare(reference, candidate, models)
+    residual = _compare(tf(cand_sem), candidate, models)
     report = BisectReport(
         scenario,
         dt_ms,
@@ -177,7 +178,7 @@ def bisect_knobs(
         return report
     first = main.first_divergence
     for knob, (ref_value, cand_value) in differing.items():
-        flipped = _compare(reference, tf(ref_sem.with_knobs(**{knob: cand_value})))
+        flipped = _compare(reference, tf(ref_sem.with_knobs(**{knob: cand_value})), models)
         fd = flipped.first_divergence
         explains = fd is not None and fd.step == first.step and fd.neuron == first.neuron
         report.single_flips.append(KnobEffect(knob, ref_value, cand_value, fd, _mismatch(flipped), explains))
@@ -187,8 +188,8 @@ def bisect_knobs(
         key=lambda k: (k.first_divergence is None, k.first_divergence.step if k.first_divergence else 0),
     )
     sem = ref_sem
-    report.ladder.append(("(reference profile)", _mismatch(_compare(tf(sem), candidate))))
+    report.ladder.append(("(reference profile)", _mismatch(_compare(tf(sem), candidate, models))))
     for k in order:
         sem = sem.with_knobs(**{k.knob: k.candidate_value})
-        report.ladder.append((k.knob, _mismatch(_compare(tf(sem), candidate))))
+        report.ladder.append((k.knob, _mismatch(_compare(tf(sem), candidate, models))))
     return report

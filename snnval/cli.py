@@ -209,13 +209,14 @@ def cmd_run(args) -> int:
 
 
 def _compare(scenario_name, sim_a, profile_a, sim_b, profile_b, dt, dtype, window, device="cpu"):
-    from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
+    from snnval.acceptance import same_semantics_tolerances
     from snnval.compare import compare
     from snnval.runner import run_scenario
+    from snnval.scenarios import get_scenario
 
     a = run_scenario(scenario_name, sim_a, profile_a, dt, dtype=dtype, device=device)
     b = run_scenario(scenario_name, sim_b, profile_b, dt, dtype=dtype, device=device)
-    tol = {k: v for k, v in SAME_SEMANTICS_TOLERANCES.items() if k in a.state and k in b.state}
+    tol = same_semantics_tolerances(a, b, models=get_scenario(scenario_name).build_spec().neuron_models)
     return compare(
         a,
         b,

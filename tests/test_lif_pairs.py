@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from lif_networks import lif_network, lif_stimulus
 
-from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
+from snnval.acceptance import SAME_SEMANTICS_TOLERANCES, SOLVER_V_TOLERANCE
 from snnval.adapters import get_adapter
 from snnval.compare import compare
 from snnval.contract import RunConfig
@@ -145,15 +145,16 @@ def test_brian2_in_the_backends_profile_reproduces_a_network_with_synaptic_input
 
 def test_cond_exp_rkf45_and_rk4_differ_below_the_tolerance():
     """The predicted difference of iaf_cond_exp: NEST (GSL RKF45) and Brian2 (RK4, 20 sub-steps) are different
-    integrators (V not bit-identical) whose difference (measured 1.7e-9 mV) stays below the same-semantics
-    tolerance over 200 ms of a spiking network, so their spikes agree."""
+    integrators (V not bit-identical) whose difference stays below NEST's own solver bound (the same-semantics
+    V tolerance of networks with iaf_cond_exp, acceptance.SOLVER_V_TOLERANCE) over 200 ms of a spiking network,
+    so their spikes agree (measured here 1.7e-9 mV; on the 800-neuron ei_coba 7.9e-6 mV)."""
     _require("nest", "brian2")
     spec = lif_network(("cond",))
     stim = lif_stimulus(spec, 0.1)
     config = RunConfig(record=("V_m",))
     nest, b2 = (get_adapter(s).run(spec, stim, config) for s in ("nest", "brian2"))
     d = np.abs(nest.state["V_m"] - b2.state["V_m"]).max()
-    assert 1e-13 < d < SAME_SEMANTICS_TOLERANCES["V_m"].atol
+    assert 1e-13 < d < SOLVER_V_TOLERANCE.atol
     assert nest.n_spikes >= 50 and compare(nest, b2, match_window_steps=0).spikes.passed
 
 
