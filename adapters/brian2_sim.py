@@ -198,7 +198,9 @@ class Brian2Adapter(Adapter):
     name = "brian2"
     package = "brian2"
     description = "Brian2 (direct): NEST glif_psc step and NEST's LIF family as Brian2 code; numpy or cython"
-    profiles = ("nest-glif-psc",)
+    #: NEST's profile, and pyNN.neuron's and pyNN.brian2's rules on iaf_psc_exp / iaf_cond_exp (the LIF knob
+    #: values of semantics.LIF_KNOB_VALUES), so each PyNN backend has a same-semantics peer checked in CI
+    profiles = ("nest-glif-psc", "pynn-neuron", "pynn-brian2")
 
     def _import(self) -> None:
         _import_brian2()

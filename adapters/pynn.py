@@ -256,6 +256,7 @@ class PyNNNestAdapter(PyNNAdapter):
 class PyNNNeuronAdapter(PyNNAdapter):
     name = "pynn-neuron"
     backend = "neuron"
+    profiles = ("pynn-neuron",)
     description = "PyNN 0.13 on NEURON: IF_curr_exp/IF_curr_alpha/IF_cond_exp (mechanisms compiled at set-up)"
 
     @staticmethod
@@ -268,6 +269,7 @@ class PyNNNeuronAdapter(PyNNAdapter):
 class PyNNBrian2Adapter(PyNNAdapter):
     name = "pynn-brian2"
     backend = "brian2"
+    profiles = ("pynn-brian2",)
     description = "PyNN 0.13 on Brian2 (numpy target): IF_curr_exp/IF_curr_alpha/IF_cond_exp"
 
     @staticmethod

@@ -13,9 +13,8 @@ adapter B) that both adapters can run:
 and, per scenario, the adapters that cannot run it with the reason ("not applicable: ...").
 
 Each adapter runs as itself: the first profile of the scenario's model in :data:`MODEL_PROFILES` that the
-adapter declares (``Adapter.profiles``, plus :data:`RUNS_AS` for adapters that have no golden profile of
-their own) and can run. Runs go through :func:`snnval.runner.run_scenario` (isolated workers) and are
-made once per (adapter, profile, scenario, dt), shared by compare and bisect.
+adapter declares (``Adapter.profiles``) and can run. Runs go through :func:`snnval.runner.run_scenario`
+(isolated workers) and are made once per (adapter, profile, scenario, dt), shared by compare and bisect.
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ MODEL_PROFILES: dict[str, tuple[str, ...]] = {
 }
 #: Profiles an adapter runs its LIF cells as, beyond its declared (golden) ``profiles``: pyNN.neuron its
 #: implicit Euler step and late reset, pyNN.brian2 its refractory countdown (semantics.PROFILES).
-RUNS_AS: dict[str, tuple[str, ...]] = {"pynn-neuron": ("pynn-neuron",), "pynn-brian2": ("pynn-brian2",)}
 #: Adapters that run any knob setting of a model, tried in order as bisect's knob reference.
 KNOB_REFERENCES = ("tf", "brian2")
 
@@ -167,7 +165,7 @@ def own_profile(sim: str, scenario: str, dt_ms: float) -> tuple[str, str]:
     from snnval.scenarios import get_scenario
 
     adapter = get_adapter(sim)
-    declared = (*adapter.profiles, *RUNS_AS.get(sim, ()))
+    declared = adapter.profiles
     sc = get_scenario(scenario)
     supported = adapter.capabilities().models
     missing = sorted(scenario_models(scenario) - set(supported))

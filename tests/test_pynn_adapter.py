@@ -49,7 +49,7 @@ def test_registry_and_declared_capabilities():
     assert nest_caps.event_amplitudes == "integer" and nest_caps.spike_times == "precise"
     for sim in ("pynn-neuron", "pynn-brian2"):
         adapter = get_adapter(sim)
-        assert adapter.profiles == ()  # no golden runs of their own (pynn-brian2 runs as profile pynn-brian2)
+        assert adapter.profiles == (sim,)  # each backend's rules are a profile of the same name
         assert adapter.capabilities().models == ("iaf_psc_exp", "iaf_psc_alpha", "iaf_cond_exp")
     assert get_adapter("pynn-neuron").capabilities().event_amplitudes == "integer"
     assert get_adapter("pynn-brian2").capabilities().event_amplitudes == "unit"
