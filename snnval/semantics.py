@@ -247,7 +247,7 @@ def delay_steps(delay_ms: np.ndarray, dt_ms: float, semantics: Semantics) -> np.
     if semantics.delay_rounding == "nest_half_up":
         # NEST: floor(delay / h + 0.5) on the delay as given (not first rounded to tics)
         steps_per_ms = NEST_TICS_PER_MS / float(_tics(dt_ms))
-        x = delay_ms * steps_per_ms
+        x = np.multiply(delay_ms, steps_per_ms, out=np.empty_like(delay_ms))  # an array even for 0-d input
         x += 0.5  # in place: the same float operations as floor(delay * k + 0.5), one temporary fewer
         steps = np.floor(x, out=x).astype(np.int64)
     else:
