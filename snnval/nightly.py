@@ -104,8 +104,12 @@ def _client(scheduler: str | None):
         ) from None
 
 
-def execute(plan: NightPlan, client, night_id: str) -> dict[str, Any]:
-    """Submit every task of ``plan``; return {task key: result or TaskFailure}. Never raises for a task."""
+def execute(plan: NightPlan, client, night_id: str, extra_tasks: tuple = ()) -> dict[str, Any]:
+    """Submit every task of ``plan``; return {task key: result or TaskFailure}. Never raises for a task.
+
+    ``extra_tasks``: (key, function, args, worst-case seconds) submitted after the plan's tasks (the V1-sized
+    accuracy check, :mod:`snnval.nightly_v1`).
+    """
     from snnval.nightly_tasks import accuracy_task, cell_task, sample_task, scenario_run_task
 
     model = plan.model
@@ -128,6 +132,9 @@ def execute(plan: NightPlan, client, night_id: str) -> dict[str, Any]:
         submit(s.key, sample_task, model.path, s, night_id)
     worst_case = sum(r.timeout_s for r in plan.runs) + sum(r.timeout_s for r in plan.accuracy)
     worst_case += sum(v.timeout_s for _, _, v in plan.variants) + sum(s.timeout_s for s in plan.samples)
+    for key, fn, args, worst_s in extra_tasks:
+        submit(key, fn, *args)
+        worst_case += worst_s
     return _gather(client, futures, worst_case + DEADLINE_SLACK_S)
 
 
@@ -340,12 +347,15 @@ def run_nightly(
     timeout_s: float | None = None,
     sims: list[str] | None = None,
     port_ladder: bool = True,
+    v1_samples: int | None = None,
+    v1_scale: float | None = None,
 ) -> int:
     """Run the night, publish ``reports/<date>/`` (or ``out_dir``); return 0, or 1 on a regression.
 
     ``history_path`` defaults to ``reports/history.jsonl`` (append-only, shared by all nights).
     ``timeout_s`` overrides every run's size-derived timeout; ``sims`` restricts the adapters;
-    ``port_ladder=False`` leaves the port-variant ladder out.
+    ``port_ladder=False`` leaves the port-variant ladder out. ``v1_samples`` (default
+    :data:`snnval.nightly_v1.V1_SAMPLES`, 0: off) and ``v1_scale`` set the V1-sized accuracy check.
     """
     from snnval import __version__
     from snnval.golden import git_revision
@@ -372,11 +382,18 @@ def run_nightly(
     except OSError as exc:  # a truncated or non-HDF5 file
         raise SpecError(model_path, "--model", f"a readable model in the snnval HDF5 format ({exc})") from None
 
+    from snnval.nightly_v1 import V1_SAMPLES, V1_SCALE, plan_v1_accuracy, v1_accuracy_task
+
+    v1_run = plan_v1_accuracy(
+        V1_SAMPLES if v1_samples is None else v1_samples, V1_SCALE if v1_scale is None else v1_scale, sims, timeout_s
+    )
+    v1_tasks = () if v1_run is None else ((v1_run.key, v1_accuracy_task, (v1_run,), v1_run.worst_case_s),)
+
     client, cluster = _client(scheduler)
     started = time.monotonic()
     try:
         plan = make_plan(model_in, sims=sims, timeout_s=timeout_s, port_ladder=port_ladder)
-        done = execute(plan, client, uuid.uuid4().hex)
+        done = execute(plan, client, uuid.uuid4().hex, v1_tasks)
     finally:
         client.close()
         if cluster is not None:
@@ -384,6 +401,10 @@ def run_nightly(
 
     regressions: list[str] = []
     results = assemble(plan, done, quick, regressions)
+    if v1_run is not None:
+        from snnval.nightly_v1 import v1_accuracy_entry
+
+        results["v1_accuracy"] = v1_accuracy_entry(v1_run, done[v1_run.key], regressions)
     results = {
         "schema_version": 2,
         "date": today,
@@ -416,6 +437,7 @@ def run_nightly(
         raise
     written = json.loads((out / "results.json").read_text(encoding="utf-8"))
     _print_summary(page, out, written)
+    _print_v1_summary(written.get("v1_accuracy"))
     return 1 if written["regressions"] else 0
 
 
@@ -444,6 +466,17 @@ def _print_summary(page: Path, out: Path, written: dict) -> None:
     print(f"  score matrix: {counts['pass']} of {len(cells)} cells pass", {k: v for k, v in counts.items() if v})
     for r in written["regressions"]:
         print(f"  REGRESSION: {r}")
+
+
+def _print_v1_summary(v1: dict | None) -> None:
+    if not v1:
+        return
+    runners = ", ".join(
+        f"{r['simulator']} {r['correct']}/{r['n']} correct, RT factor {r['realtime_factor']:.1f}" for r in v1["runners"]
+    )
+    agree = v1["agreement"]
+    agreed = f"agree {agree['k']}/{agree['n']}" if agree else "no agreement"
+    print(f"  V1-sized check ({v1['n_neurons']} neurons): {v1['status']}, {agreed}; {runners} {v1['reason'][:100]}")
 
 
 # ------------------------------------------------------------------------ single runs (validation tests)
