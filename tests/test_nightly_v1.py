@@ -98,3 +98,17 @@ def test_schema_names_a_bad_v1_field() -> None:
     with pytest.raises(ResultsSchemaError) as err:
         validate_results(results)
     assert err.value.field == "v1_accuracy.status"
+
+
+def test_bad_v1_flag_exits_2_before_the_cluster_starts(monkeypatch: pytest.MonkeyPatch, capsys, tmp_path: Path) -> None:
+    from snnval import nightly
+    from snnval.cli import main
+
+    def refuse(*_a, **_k):
+        raise AssertionError("the night started its cluster before refusing bad input")
+
+    monkeypatch.setattr(nightly, "_client", refuse)
+    code = main(["nightly", "--quick", "--out", str(tmp_path / "night"), "--v1-samples", "-1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--v1-samples" in err and "an integer >= 0" in err
+    assert not (tmp_path / "night").exists()
