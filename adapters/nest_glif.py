@@ -267,53 +267,70 @@ class NestGlifAdapter(Adapter):
         )
         return int(pre.size)
 
-    def _connect_by_port(
-        self,
-        nest: Any,
+    @staticmethod
+    def _group_by_port(
         pre: np.ndarray,
-        pre_gid_of: np.ndarray,
         post: np.ndarray,
         receptor: np.ndarray,
         weight: np.ndarray,
         delay_ms: np.ndarray,
         is_glif: np.ndarray | None,
-        gid_of: np.ndarray,
         n_receptors: int,
-        by_model: bool = False,
-    ) -> int:
-        """Connect into glif_psc ports r+1 (one call per receptor) and into iaf_* port 0 (one call).
+    ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Connections grouped by NEST port: [(port, pre, post, weight, delay_ms)], glif_psc ports r+1
+        (receptor r), then iaf_* targets on port 0; ``is_glif`` None: every target is a glif_psc.
 
-        ``pre`` are indices into ``pre_gid_of`` (node id of each source), ``post`` spec neuron ids;
-        ``is_glif`` None: every target is a glif_psc. One boolean mask per port: at 5.2 M synapses a
-        mask and its compresses (sequential) measured 0.2 s, an argsort by port and gathers 0.5 s.
+        One boolean mask per port: at 5.2 M synapses a mask and its compresses (sequential) measured
+        0.2 s, an argsort by port and gathers 0.5 s.
         """
-        pre_off, post_off = _affine_offset(pre_gid_of), _affine_offset(gid_of)
         glif_post = None if is_glif is None else is_glif[post]
         all_glif = glif_post is None or bool(glif_post.all())
-        n = 0
+        groups = []
         for r in range(n_receptors):
             m = (receptor == r) if all_glif else glif_post & (receptor == r)
-            n += self._connect(
-                nest,
-                _to_gid(pre[m], pre_gid_of, pre_off),
-                _to_gid(post[m], gid_of, post_off),
-                weight[m],
-                delay_ms[m],
-                r + 1,
-                by_model,
-            )
+            groups.append((r + 1, pre[m], post[m], weight[m], delay_ms[m]))
         if not all_glif:
             m = ~glif_post
+            groups.append((0, pre[m], post[m], weight[m], delay_ms[m]))
+        return groups
+
+    def _connect_groups(
+        self,
+        nest: Any,
+        groups: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        pre_gid_of: np.ndarray,
+        gid_of: np.ndarray,
+        by_model: bool = False,
+    ) -> int:
+        """One Connect per port group; ``pre`` index ``pre_gid_of`` (node id per source), ``post`` are spec ids."""
+        pre_off, post_off = _affine_offset(pre_gid_of), _affine_offset(gid_of)
+        n = 0
+        for port, pre, post, weight, delay_ms in groups:
             n += self._connect(
                 nest,
-                _to_gid(pre[m], pre_gid_of, pre_off),
-                _to_gid(post[m], gid_of, post_off),
-                weight[m],
-                delay_ms[m],
-                0,
+                _to_gid(pre, pre_gid_of, pre_off),
+                _to_gid(post, gid_of, post_off),
+                weight,
+                delay_ms,
+                port,
                 by_model,
             )
         return n
+
+    @staticmethod
+    def _glif_targets(spec: NetworkSpec) -> np.ndarray | None:
+        """Per-neuron glif3 mask, or None when every node type in use is glif3 (no gather per synapse then)."""
+        type_is_glif = np.asarray(spec.cells.models, dtype=object) == "glif3"
+        if bool(type_is_glif[np.unique(spec.node_type)].all()):
+            return None
+        return type_is_glif[spec.node_type]
+
+    def _recurrent_groups(self, spec: NetworkSpec, rec_steps: np.ndarray, dt: float) -> list:
+        """The recurrent synapses grouped by port, delays in ms (whole steps: NEST's rounding never applies)."""
+        syn = spec.synapses
+        return self._group_by_port(
+            syn.pre, syn.post, syn.receptor, syn.weight_pA, rec_steps * dt, self._glif_targets(spec), spec.n_receptors
+        )
 
     def build(
         self,
@@ -322,10 +339,12 @@ class NestGlifAdapter(Adapter):
         config: RunConfig,
         rec_steps: np.ndarray | None = None,
         inp_steps: np.ndarray | None = None,
+        rec_groups: list | None = None,
     ) -> NestBuild:
         """Reset the NEST kernel and build one trial (a one-trial stimulus) of a validated spec.
 
-        ``rec_steps``/``inp_steps`` are the recurrent/input delays in steps (computed here if None).
+        ``rec_steps``/``inp_steps`` are the recurrent/input delays in steps, ``rec_groups`` the recurrent
+        synapses by port (:meth:`_recurrent_groups`); each is computed here if None.
         """
         nest = _import_nest()
         self._check(spec, config)
@@ -365,25 +384,9 @@ class NestGlifAdapter(Adapter):
             gid_of[ids] = _node_ids(created)
             # the recorder connects to the sum of the Creates: consecutive ranges, no id list (issue 11)
             all_neurons = created if all_neurons is None else all_neurons + created
-        # per-neuron glif mask only when some node type is not glif3 (saves a gather per synapse)
-        type_is_glif = np.asarray(spec.cells.models, dtype=object) == "glif3"
-        is_glif = None if bool(type_is_glif[types].all()) else type_is_glif[spec.node_type]
-
-        n_conn = 0
-        syn = spec.synapses
-        n_conn += self._connect_by_port(
-            nest,
-            syn.pre,
-            gid_of,
-            syn.post,
-            syn.receptor,
-            syn.weight_pA,
-            rec_steps * dt,  # whole steps in ms: NEST's own delay rounding never applies
-            is_glif,
-            gid_of,
-            spec.n_receptors,
-            by_model=True,
-        )
+        if rec_groups is None:
+            rec_groups = self._recurrent_groups(spec, rec_steps, dt)
+        n_conn = self._connect_groups(nest, rec_groups, gid_of, gid_of, by_model=True)
 
         # External sources: one input node per source with events in this trial: spike_train_injector
         # nodes where every event is a single unit spike (cheaper to connect, and they take the port's
@@ -399,19 +402,10 @@ class NestGlifAdapter(Adapter):
             pre, post, receptor, weight, steps = inp.pre, inp.post, inp.receptor, inp.weight_pA, inp_steps
             if not has_gen.all():  # sources without events in this trial get no connections
                 pre, post, receptor, weight, steps = (a[has_gen] for a in (pre, post, receptor, weight, steps))
-            n_conn += self._connect_by_port(
-                nest,
-                pre,
-                src_gid,
-                post,
-                receptor,
-                weight,
-                steps * dt,
-                is_glif,
-                gid_of,
-                spec.n_receptors,
-                by_model=injector,
+            groups = self._group_by_port(
+                pre, post, receptor, weight, steps * dt, self._glif_targets(spec), spec.n_receptors
             )
+            n_conn += self._connect_groups(nest, groups, src_gid, gid_of, by_model=injector)
 
         n_cur = 0
         if len(trial.currents):
@@ -505,16 +499,19 @@ class NestGlifAdapter(Adapter):
         rec_steps = delay_steps(spec.synapses.delay_ms, dt, config.semantics)
         inp_steps = delay_steps(spec.inputs.delay_ms, dt, config.semantics)
         nest = _import_nest()
-        # The spec hash (provenance) in a second thread: hashlib releases the GIL, so it overlaps the
-        # single-threaded parts of the build (Create, generator set-up, masking) instead of adding
-        # 0.13-0.25 s at V1 size; the digest is the same.
+        # The spec hash (provenance) in a second thread while this one groups the recurrent synapses by
+        # port (hashlib and numpy release the GIL: 0.13-0.25 s each at V1 size, on two cores side by
+        # side); joined before NEST's own threads start, so it never competes with them. The digest is
+        # the same, and the groups serve every trial.
         hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snnval-spec-hash")
-        spec_hash = hasher.submit(spec.content_hash)
         try:
-            result = self._run_trials(nest, spec, stimulus, config, rec_steps, inp_steps)
+            spec_hash = hasher.submit(spec.content_hash)
+            rec_groups = self._recurrent_groups(spec, rec_steps, dt)
+            digest = spec_hash.result()
         finally:
             hasher.shutdown(wait=True)
-        result.provenance["spec_hash"] = spec_hash.result()
+        result = self._run_trials(nest, spec, stimulus, config, rec_steps, inp_steps, rec_groups)
+        result.provenance["spec_hash"] = digest
         return result
 
     def _run_trials(
@@ -525,6 +522,7 @@ class NestGlifAdapter(Adapter):
         config: RunConfig,
         rec_steps: np.ndarray,
         inp_steps: np.ndarray,
+        rec_groups: list,
     ) -> RunResult:
         """Build and simulate every trial (one kernel per trial); collect spikes and recorded state."""
         dt, n_steps, n_trials = float(stimulus.dt_ms), int(stimulus.n_steps), int(stimulus.n_trials)
@@ -537,7 +535,7 @@ class NestGlifAdapter(Adapter):
         input_models: list[str] = []
         for i in range(n_trials):
             t0 = time.perf_counter()
-            built = self.build(spec, stimulus.trial(i), config, rec_steps, inp_steps)
+            built = self.build(spec, stimulus.trial(i), config, rec_steps, inp_steps, rec_groups)
             t1 = time.perf_counter()
             nest.Simulate(n_steps * dt)
             t2 = time.perf_counter()
