@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass
 
 #: Held-out samples of the shipped default: 3 x 600 ms trials per simulator. Measured on this 2-core
-#: machine (benchmarks/README.md): the whole check takes ~80 s unloaded (model build ~10 s, NEST ~25 s,
-#: TF ~20 s incl. process start and import) and ~4 GB peak per simulator process.
+#: machine (benchmarks/results/v1_accuracy_2026-12-01.json, load 3): TF 23 s and NEST 55 s per check incl.
+#: process start and build, plus the model build; ~3 GB peak per simulator process (bench_v1.py). At load
+#: 10-16 the check took 422 s (validation/test_nightly_v1.py, 18:37-18:47 UTC).
 V1_SAMPLES = 3
 #: Fraction of V1 size (1.0: the full 51,978 neurons); smaller is the lighter option (``--v1-scale``).
 V1_SCALE = 1.0
