@@ -301,11 +301,17 @@ class NestGlifAdapter(Adapter):
         pre_gid_of: np.ndarray,
         gid_of: np.ndarray,
         by_model: bool = False,
+        consume: bool = False,
     ) -> int:
-        """One Connect per port group; ``pre`` index ``pre_gid_of`` (node id per source), ``post`` are spec ids."""
+        """One Connect per port group; ``pre`` index ``pre_gid_of`` (node id per source), ``post`` are spec ids.
+
+        ``consume``: empty ``groups`` as they are connected, so each group's arrays are freed once NEST
+        holds its connections (the last trial: peak memory as with one port's arrays at a time).
+        """
         pre_off, post_off = _affine_offset(pre_gid_of), _affine_offset(gid_of)
         n = 0
-        for port, pre, post, weight, delay_ms in groups:
+        for i in range(len(groups)):
+            port, pre, post, weight, delay_ms = groups.pop(0) if consume else groups[i]
             n += self._connect(
                 nest,
                 _to_gid(pre, pre_gid_of, pre_off),
@@ -340,11 +346,13 @@ class NestGlifAdapter(Adapter):
         rec_steps: np.ndarray | None = None,
         inp_steps: np.ndarray | None = None,
         rec_groups: list | None = None,
+        consume_groups: bool = False,
     ) -> NestBuild:
         """Reset the NEST kernel and build one trial (a one-trial stimulus) of a validated spec.
 
         ``rec_steps``/``inp_steps`` are the recurrent/input delays in steps, ``rec_groups`` the recurrent
-        synapses by port (:meth:`_recurrent_groups`); each is computed here if None.
+        synapses by port (:meth:`_recurrent_groups`); each is computed here if None. ``consume_groups``:
+        empty ``rec_groups`` while connecting (its last use).
         """
         nest = _import_nest()
         self._check(spec, config)
@@ -385,8 +393,8 @@ class NestGlifAdapter(Adapter):
             # the recorder connects to the sum of the Creates: consecutive ranges, no id list (issue 11)
             all_neurons = created if all_neurons is None else all_neurons + created
         if rec_groups is None:
-            rec_groups = self._recurrent_groups(spec, rec_steps, dt)
-        n_conn = self._connect_groups(nest, rec_groups, gid_of, gid_of, by_model=True)
+            rec_groups, consume_groups = self._recurrent_groups(spec, rec_steps, dt), True
+        n_conn = self._connect_groups(nest, rec_groups, gid_of, gid_of, by_model=True, consume=consume_groups)
 
         # External sources: one input node per source with events in this trial: spike_train_injector
         # nodes where every event is a single unit spike (cheaper to connect, and they take the port's
@@ -405,7 +413,7 @@ class NestGlifAdapter(Adapter):
             groups = self._group_by_port(
                 pre, post, receptor, weight, steps * dt, self._glif_targets(spec), spec.n_receptors
             )
-            n_conn += self._connect_groups(nest, groups, src_gid, gid_of, by_model=injector)
+            n_conn += self._connect_groups(nest, groups, src_gid, gid_of, by_model=injector, consume=True)
 
         n_cur = 0
         if len(trial.currents):
@@ -535,7 +543,8 @@ class NestGlifAdapter(Adapter):
         input_models: list[str] = []
         for i in range(n_trials):
             t0 = time.perf_counter()
-            built = self.build(spec, stimulus.trial(i), config, rec_steps, inp_steps, rec_groups)
+            last = i == n_trials - 1
+            built = self.build(spec, stimulus.trial(i), config, rec_steps, inp_steps, rec_groups, consume_groups=last)
             t1 = time.perf_counter()
             nest.Simulate(n_steps * dt)
             t2 = time.perf_counter()
