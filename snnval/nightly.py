@@ -104,12 +104,8 @@ def _client(scheduler: str | None):
         ) from None
 
 
-def execute(plan: NightPlan, client, night_id: str, extra_tasks: tuple = ()) -> dict[str, Any]:
-    """Submit every task of ``plan``; return {task key: result or TaskFailure}. Never raises for a task.
-
-    ``extra_tasks``: (key, function, args, worst-case seconds) submitted after the plan's tasks (the V1-sized
-    accuracy check, :mod:`snnval.nightly_v1`).
-    """
+def execute(plan: NightPlan, client, night_id: str) -> dict[str, Any]:
+    """Submit every task of ``plan``; return {task key: result or TaskFailure}. Never raises for a task."""
     from snnval.nightly_tasks import accuracy_task, cell_task, sample_task, scenario_run_task
 
     model = plan.model
@@ -132,9 +128,6 @@ def execute(plan: NightPlan, client, night_id: str, extra_tasks: tuple = ()) -> 
         submit(s.key, sample_task, model.path, s, night_id)
     worst_case = sum(r.timeout_s for r in plan.runs) + sum(r.timeout_s for r in plan.accuracy)
     worst_case += sum(v.timeout_s for _, _, v in plan.variants) + sum(s.timeout_s for s in plan.samples)
-    for key, fn, args, worst_s in extra_tasks:
-        submit(key, fn, *args)
-        worst_case += worst_s
     return _gather(client, futures, worst_case + DEADLINE_SLACK_S)
 
 
@@ -387,13 +380,15 @@ def run_nightly(
     v1_run = plan_v1_accuracy(
         V1_SAMPLES if v1_samples is None else v1_samples, V1_SCALE if v1_scale is None else v1_scale, sims, timeout_s
     )
-    v1_tasks = () if v1_run is None else ((v1_run.key, v1_accuracy_task, (v1_run,), v1_run.worst_case_s),)
 
     client, cluster = _client(scheduler)
     started = time.monotonic()
     try:
         plan = make_plan(model_in, sims=sims, timeout_s=timeout_s, port_ladder=port_ladder)
-        done = execute(plan, client, uuid.uuid4().hex, v1_tasks)
+        done = execute(plan, client, uuid.uuid4().hex)
+        if v1_run is not None:  # after the rest of the night: it runs alone, so its real-time factors are its own
+            future = client.submit(v1_accuracy_task, v1_run, pure=False, retries=0)
+            done.update(_gather(client, {v1_run.key: future}, v1_run.worst_case_s))
     finally:
         client.close()
         if cluster is not None:
