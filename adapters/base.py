@@ -78,5 +78,6 @@ class Adapter(ABC):
         if config.options:
             result.provenance.setdefault("options", dict(config.options))
         result.provenance.setdefault("stimulus_seed", stimulus.seed)
-        result.provenance.setdefault("spec_hash", spec.content_hash())
+        if "spec_hash" not in result.provenance:  # an adapter may have hashed while it built (NEST)
+            result.provenance["spec_hash"] = spec.content_hash()
         return result

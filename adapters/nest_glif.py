@@ -16,7 +16,7 @@ Step conventions (see :mod:`snnval.semantics`), verified with the NEST 3.10 whee
   handed to NEST as ``steps*dt``, so NEST's own rounding never applies;
 * a multimeter with ``interval = dt`` delivers only ``n-1`` samples after ``Simulate(n*dt)`` (the last
   sample arrives one step later), so every trial simulates one extra "flush" step whose spikes and
-  samples are discarded.
+  samples are discarded (only when a multimeter records: spikes need no flush).
 
 Receptors: a ``glif_psc`` target gets receptor r on NEST port r+1. The ``iaf_*`` models have one
 excitatory and one inhibitory synapse selected by the sign of the weight on port 0, so for them the
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,19 @@ def _node_ids(nodes: Any) -> np.ndarray:
     if last - first + 1 == len(nodes):
         return np.arange(first, last + 1, dtype=np.int64)
     return np.asarray(nodes.tolist(), dtype=np.int64)
+
+
+def _affine_offset(gid_of: np.ndarray) -> int | None:
+    """``o`` if ``gid_of == arange(n) + o`` (node types in id order: the Creates give consecutive ids),
+    else None. Then ids map to node ids by an addition instead of a random gather (5.2 M synapses)."""
+    if gid_of.size and int(gid_of[-1] - gid_of[0]) == gid_of.size - 1 and bool(np.all(np.diff(gid_of) == 1)):
+        return int(gid_of[0])
+    return None
+
+
+def _to_gid(ids: np.ndarray, gid_of: np.ndarray, offset: int | None) -> np.ndarray:
+    """NEST node ids of spec ids ``ids`` (``offset`` from :func:`_affine_offset`)."""
+    return ids + offset if offset is not None else gid_of[ids]
 
 
 def _port_model(port: int) -> str:
@@ -225,12 +239,11 @@ class NestGlifAdapter(Adapter):
         pre: np.ndarray,
         post: np.ndarray,
         weight: np.ndarray,
-        steps: np.ndarray,
-        dt: float,
+        delay_ms: np.ndarray,
         port: int,
         by_model: bool = False,
     ) -> int:
-        """One vectorised one_to_one Connect of node-id arrays; delays are whole steps * dt (ms).
+        """One vectorised one_to_one Connect of node-id arrays; ``delay_ms`` are whole steps * dt.
 
         ``by_model``: use the port's own synapse model (sources are nodes, not devices).
         """
@@ -238,7 +251,7 @@ class NestGlifAdapter(Adapter):
             return 0
         syn_spec = {
             "weight": np.ascontiguousarray(weight, dtype=float),
-            "delay": steps.astype(float) * dt,
+            "delay": np.ascontiguousarray(delay_ms, dtype=float),
         }
         if by_model:
             # one static_synapse copy per port (made in build): a receptor_type in syn_spec makes NEST
@@ -254,31 +267,76 @@ class NestGlifAdapter(Adapter):
         )
         return int(pre.size)
 
-    def _connect_by_port(
-        self,
-        nest: Any,
-        pre_gid: np.ndarray,
+    @staticmethod
+    def _group_by_port(
+        pre: np.ndarray,
         post: np.ndarray,
         receptor: np.ndarray,
         weight: np.ndarray,
-        steps: np.ndarray,
-        is_glif: np.ndarray,
-        gid_of: np.ndarray,
+        delay_ms: np.ndarray,
+        is_glif: np.ndarray | None,
         n_receptors: int,
-        dt: float,
-        by_model: bool = False,
-    ) -> int:
-        """Connect into glif_psc ports r+1 (one call per receptor) and into iaf_* port 0 (one call)."""
-        glif_post = is_glif[post]
-        all_glif = bool(glif_post.all())
-        n = 0
+    ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Connections grouped by NEST port: [(port, pre, post, weight, delay_ms)], glif_psc ports r+1
+        (receptor r), then iaf_* targets on port 0; ``is_glif`` None: every target is a glif_psc.
+
+        One boolean mask per port: at 5.2 M synapses a mask and its compresses (sequential) measured
+        0.2 s, an argsort by port and gathers 0.5 s.
+        """
+        glif_post = None if is_glif is None else is_glif[post]
+        all_glif = glif_post is None or bool(glif_post.all())
+        groups = []
         for r in range(n_receptors):
             m = (receptor == r) if all_glif else glif_post & (receptor == r)
-            n += self._connect(nest, pre_gid[m], gid_of[post[m]], weight[m], steps[m], dt, r + 1, by_model)
+            groups.append((r + 1, pre[m], post[m], weight[m], delay_ms[m]))
         if not all_glif:
             m = ~glif_post
-            n += self._connect(nest, pre_gid[m], gid_of[post[m]], weight[m], steps[m], dt, 0, by_model)
+            groups.append((0, pre[m], post[m], weight[m], delay_ms[m]))
+        return groups
+
+    def _connect_groups(
+        self,
+        nest: Any,
+        groups: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+        pre_gid_of: np.ndarray,
+        gid_of: np.ndarray,
+        by_model: bool = False,
+        consume: bool = False,
+    ) -> int:
+        """One Connect per port group; ``pre`` index ``pre_gid_of`` (node id per source), ``post`` are spec ids.
+
+        ``consume``: empty ``groups`` as they are connected, so each group's arrays are freed once NEST
+        holds its connections (the last trial: peak memory as with one port's arrays at a time).
+        """
+        pre_off, post_off = _affine_offset(pre_gid_of), _affine_offset(gid_of)
+        n = 0
+        for i in range(len(groups)):
+            port, pre, post, weight, delay_ms = groups.pop(0) if consume else groups[i]
+            n += self._connect(
+                nest,
+                _to_gid(pre, pre_gid_of, pre_off),
+                _to_gid(post, gid_of, post_off),
+                weight,
+                delay_ms,
+                port,
+                by_model,
+            )
         return n
+
+    @staticmethod
+    def _glif_targets(spec: NetworkSpec) -> np.ndarray | None:
+        """Per-neuron glif3 mask, or None when every node type in use is glif3 (no gather per synapse then)."""
+        type_is_glif = np.asarray(spec.cells.models, dtype=object) == "glif3"
+        if bool(type_is_glif[np.unique(spec.node_type)].all()):
+            return None
+        return type_is_glif[spec.node_type]
+
+    def _recurrent_groups(self, spec: NetworkSpec, rec_steps: np.ndarray, dt: float) -> list:
+        """The recurrent synapses grouped by port, delays in ms (whole steps: NEST's rounding never applies)."""
+        syn = spec.synapses
+        return self._group_by_port(
+            syn.pre, syn.post, syn.receptor, syn.weight_pA, rec_steps * dt, self._glif_targets(spec), spec.n_receptors
+        )
 
     def build(
         self,
@@ -287,10 +345,14 @@ class NestGlifAdapter(Adapter):
         config: RunConfig,
         rec_steps: np.ndarray | None = None,
         inp_steps: np.ndarray | None = None,
+        rec_groups: list | None = None,
+        consume_groups: bool = False,
     ) -> NestBuild:
         """Reset the NEST kernel and build one trial (a one-trial stimulus) of a validated spec.
 
-        ``rec_steps``/``inp_steps`` are the recurrent/input delays in steps (computed here if None).
+        ``rec_steps``/``inp_steps`` are the recurrent/input delays in steps, ``rec_groups`` the recurrent
+        synapses by port (:meth:`_recurrent_groups`); each is computed here if None. ``consume_groups``:
+        empty ``rec_groups`` while connecting (its last use).
         """
         nest = _import_nest()
         self._check(spec, config)
@@ -330,23 +392,9 @@ class NestGlifAdapter(Adapter):
             gid_of[ids] = _node_ids(created)
             # the recorder connects to the sum of the Creates: consecutive ranges, no id list (issue 11)
             all_neurons = created if all_neurons is None else all_neurons + created
-        is_glif = (np.asarray(spec.cells.models, dtype=object) == "glif3")[spec.node_type]
-
-        n_conn = 0
-        syn = spec.synapses
-        n_conn += self._connect_by_port(
-            nest,
-            gid_of[syn.pre],
-            syn.post,
-            syn.receptor,
-            syn.weight_pA,
-            rec_steps,
-            is_glif,
-            gid_of,
-            spec.n_receptors,
-            dt,
-            by_model=True,
-        )
+        if rec_groups is None:
+            rec_groups, consume_groups = self._recurrent_groups(spec, rec_steps, dt), True
+        n_conn = self._connect_groups(nest, rec_groups, gid_of, gid_of, by_model=True, consume=consume_groups)
 
         # External sources: one input node per source with events in this trial: spike_train_injector
         # nodes where every event is a single unit spike (cheaper to connect, and they take the port's
@@ -359,19 +407,13 @@ class NestGlifAdapter(Adapter):
             src_gid, n_gen = self._spike_generators(nest, ev, dt, spec.n_sources, injector)
             inp = spec.inputs
             has_gen = src_gid[inp.pre] > 0
-            n_conn += self._connect_by_port(
-                nest,
-                src_gid[inp.pre[has_gen]],
-                inp.post[has_gen],
-                inp.receptor[has_gen],
-                inp.weight_pA[has_gen],
-                inp_steps[has_gen],
-                is_glif,
-                gid_of,
-                spec.n_receptors,
-                dt,
-                by_model=injector,
+            pre, post, receptor, weight, steps = inp.pre, inp.post, inp.receptor, inp.weight_pA, inp_steps
+            if not has_gen.all():  # sources without events in this trial get no connections
+                pre, post, receptor, weight, steps = (a[has_gen] for a in (pre, post, receptor, weight, steps))
+            groups = self._group_by_port(
+                pre, post, receptor, weight, steps * dt, self._glif_targets(spec), spec.n_receptors
             )
+            n_conn += self._connect_groups(nest, groups, src_gid, gid_of, by_model=injector, consume=True)
 
         n_cur = 0
         if len(trial.currents):
@@ -415,7 +457,9 @@ class NestGlifAdapter(Adapter):
         step = ev.step[order]
         if ev.offset_ms is None:
             t = (step + 1) * dt
-            params = {"allow_offgrid_times": False}
+            # allow_offgrid_times is False by default (NEST 3.10, checked in tests/test_nest_adapter.py):
+            # passing it to Create would set 18,400 nodes' status one by one (0.3-0.4 s at V1 size)
+            params = {}
         else:
             t = spike_times_ms(step, dt, ev.offset_ms[order])
             # an offset a rounding error pushed out of its step would move the spike a step: keep the step
@@ -423,11 +467,11 @@ class NestGlifAdapter(Adapter):
             params = {"precise_times": True}
         times = np.split(t, starts[1:])
         if injector:
-            gens = nest.Create("spike_train_injector", int(uniq.size), params={"allow_offgrid_times": False})
+            gens = nest.Create("spike_train_injector", int(uniq.size))  # on-grid times by default, as above
             gens.set([{"spike_times": t} for t in times])
         else:
             weights = np.split(ev.amplitude[order], starts[1:])
-            gens = nest.Create("spike_generator", int(uniq.size), params=params)
+            gens = nest.Create("spike_generator", int(uniq.size), params=params or None)
             gens.set(
                 [{"spike_times": t.tolist(), "spike_weights": w.tolist()} for t, w in zip(times, weights, strict=True)]
             )
@@ -446,27 +490,52 @@ class NestGlifAdapter(Adapter):
         uniq, starts = np.unique(neuron, return_index=True)
         times = np.split((step + 1) * dt, starts[1:])
         values = np.split(amp, starts[1:])
-        gens = nest.Create("step_current_generator", int(uniq.size), params={"allow_offgrid_times": False})
+        gens = nest.Create("step_current_generator", int(uniq.size))  # allow_offgrid_times False by default
         gens.set(
             [
                 {"amplitude_times": t.tolist(), "amplitude_values": v.tolist()}
                 for t, v in zip(times, values, strict=True)
             ]
         )
-        NestGlifAdapter._connect(
-            nest, _node_ids(gens), gid_of[uniq], np.ones(uniq.size), np.ones(uniq.size, dtype=np.int64), dt, 0
-        )
+        NestGlifAdapter._connect(nest, _node_ids(gens), gid_of[uniq], np.ones(uniq.size), np.full(uniq.size, dt), 0)
         return int(uniq.size)
 
     # --- run -------------------------------------------------------------------------------------
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
         self._check(spec, config)
-        dt, n_steps, n_trials = float(stimulus.dt_ms), int(stimulus.n_steps), int(stimulus.n_trials)
+        dt = float(stimulus.dt_ms)
         # Delays once, before NEST is touched, so a bad delay is a SpecError with a clean kernel.
         rec_steps = delay_steps(spec.synapses.delay_ms, dt, config.semantics)
         inp_steps = delay_steps(spec.inputs.delay_ms, dt, config.semantics)
         nest = _import_nest()
+        # The spec hash (provenance) in a second thread while this one groups the recurrent synapses by
+        # port (hashlib and numpy release the GIL: 0.13-0.25 s each at V1 size, on two cores side by
+        # side); joined before NEST's own threads start, so it never competes with them. The digest is
+        # the same, and the groups serve every trial.
+        hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snnval-spec-hash")
+        try:
+            spec_hash = hasher.submit(spec.content_hash)
+            rec_groups = self._recurrent_groups(spec, rec_steps, dt)
+            digest = spec_hash.result()
+        finally:
+            hasher.shutdown(wait=True)
+        result = self._run_trials(nest, spec, stimulus, config, rec_steps, inp_steps, rec_groups)
+        result.provenance["spec_hash"] = digest
+        return result
+
+    def _run_trials(
+        self,
+        nest: Any,
+        spec: NetworkSpec,
+        stimulus: FrozenStimulus,
+        config: RunConfig,
+        rec_steps: np.ndarray,
+        inp_steps: np.ndarray,
+        rec_groups: list,
+    ) -> RunResult:
+        """Build and simulate every trial (one kernel per trial); collect spikes and recorded state."""
+        dt, n_steps, n_trials = float(stimulus.dt_ms), int(stimulus.n_steps), int(stimulus.n_trials)
         rec = config.recorded_ids(spec)
         state = {v: np.full((n_trials, n_steps, rec.size), np.nan) for v in config.record}
         sp_trial, sp_step, sp_neuron, sp_offset = [], [], [], []
@@ -476,11 +545,13 @@ class NestGlifAdapter(Adapter):
         input_models: list[str] = []
         for i in range(n_trials):
             t0 = time.perf_counter()
-            built = self.build(spec, stimulus.trial(i), config, rec_steps, inp_steps)
+            last = i == n_trials - 1
+            built = self.build(spec, stimulus.trial(i), config, rec_steps, inp_steps, rec_groups, consume_groups=last)
             t1 = time.perf_counter()
             nest.Simulate(n_steps * dt)
             t2 = time.perf_counter()
-            nest.Simulate(dt)  # flush: the multimeter delivers the last sample one step late
+            if built.multimeter is not None:  # flush: the multimeter delivers the last sample one step late
+                nest.Simulate(dt)  # (its spikes are dropped; without a multimeter there is nothing to flush)
             build_wall += t1 - t0
             run_wall += t2 - t1
             for key in counts:  # per trial: generators exist only for sources / neurons with input

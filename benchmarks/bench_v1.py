@@ -214,7 +214,7 @@ def run_adapter_variant(d: Path, threads: int) -> dict:
     spec, stim = _load(d)
     adapter = get_adapter("nest")
     adapter.availability()  # imports NEST (not timed, as in the raw variants)
-    rss0 = _rss_GB()
+    rss0, cpu_loaded = _rss_GB(), _cpu_s()
     cfg = RunConfig(
         semantics=profile("nest-glif-psc"), record=(), record_neurons=np.zeros(0, np.int64), threads=threads
     )
@@ -222,7 +222,14 @@ def run_adapter_variant(d: Path, threads: int) -> dict:
     res = adapter.run(spec, stim, cfg)
     total = time.perf_counter() - t0
     run_s = res.provenance["run_wall_s"]
-    return dict(build_s=total - run_s, run_s=run_s, rss_loaded_GB=rss0, step=res.spike_step, neuron=res.spike_neuron)
+    return dict(
+        build_s=total - run_s,
+        run_s=run_s,
+        rss_loaded_GB=rss0,
+        cpu_loaded_s=cpu_loaded,
+        step=res.spike_step,
+        neuron=res.spike_neuron,
+    )
 
 
 def run_raw_variant(d: Path, threads: int, injector: bool) -> dict:
@@ -231,7 +238,7 @@ def run_raw_variant(d: Path, threads: int, injector: bool) -> dict:
     import nest
 
     spec, stim = _load(d)
-    rss0 = _rss_GB()
+    rss0, cpu_loaded = _rss_GB(), _cpu_s()
     dt_ms = stim.dt_ms
     t0 = time.perf_counter()
     nest.set_verbosity("M_ERROR")
@@ -292,7 +299,14 @@ def run_raw_variant(d: Path, threads: int, injector: bool) -> dict:
     step = np.rint(np.asarray(events["times"]) / dt_ms).astype(np.int64) - 1
     neuron = np.asarray(events["senders"], dtype=np.int64) - 1
     t3 = time.perf_counter()
-    return dict(build_s=(t1 - t0) + (t3 - t2), run_s=t2 - t1, rss_loaded_GB=rss0, step=step, neuron=neuron)
+    return dict(
+        build_s=(t1 - t0) + (t3 - t2),
+        run_s=t2 - t1,
+        rss_loaded_GB=rss0,
+        cpu_loaded_s=cpu_loaded,
+        step=step,
+        neuron=neuron,
+    )
 
 
 def run_bmtk_variant(d: Path, threads: int) -> dict:
@@ -303,7 +317,7 @@ def run_bmtk_variant(d: Path, threads: int) -> dict:
     from bmtk.simulator import pointnet
 
     _, stim = _load(d)
-    rss0 = _rss_GB()
+    rss0, cpu_loaded = _rss_GB(), _cpu_s()
     t0 = time.perf_counter()
     configure = pointnet.Config.from_json(str(d / "sonata" / "config.json"))
     configure.build_env()
@@ -324,7 +338,14 @@ def run_bmtk_variant(d: Path, threads: int) -> dict:
         neuron = np.asarray(g["node_ids"], dtype=np.int64)
         step = np.rint(np.asarray(g["timestamps"]) / stim.dt_ms).astype(np.int64) - 1
     t3 = time.perf_counter()
-    return dict(build_s=(t1 - t0) + (t3 - t2), run_s=t2 - t1, rss_loaded_GB=rss0, step=step, neuron=neuron)
+    return dict(
+        build_s=(t1 - t0) + (t3 - t2),
+        run_s=t2 - t1,
+        rss_loaded_GB=rss0,
+        cpu_loaded_s=cpu_loaded,
+        step=step,
+        neuron=neuron,
+    )
 
 
 def run_tf_variant(d: Path, threads: int, before: bool = False) -> dict:
@@ -352,7 +373,7 @@ def run_tf_variant(d: Path, threads: int, before: bool = False) -> dict:
     else:
         adapter = get_adapter("tf")
     adapter.availability()
-    rss0 = _rss_GB()
+    rss0, cpu_loaded = _rss_GB(), _cpu_s()
     cfg = RunConfig(
         semantics=profile("nest-glif-psc"), record=(), record_neurons=np.zeros(0, np.int64), threads=threads
     )
@@ -360,10 +381,45 @@ def run_tf_variant(d: Path, threads: int, before: bool = False) -> dict:
     res = adapter.run(spec, stim, cfg)
     total = time.perf_counter() - t0
     run_s = res.provenance["run_wall_s"]
-    return dict(build_s=total - run_s, run_s=run_s, rss_loaded_GB=rss0, step=res.spike_step, neuron=res.spike_neuron)
+    return dict(
+        build_s=total - run_s,
+        run_s=run_s,
+        rss_loaded_GB=rss0,
+        cpu_loaded_s=cpu_loaded,
+        step=res.spike_step,
+        neuron=res.spike_neuron,
+    )
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process (every thread, user + system)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _time_simulate() -> dict:
+    """Wrap ``nest.Simulate`` to sum the CPU seconds spent inside it (build CPU = the rest)."""
+    os.environ.setdefault("PYNEST_QUIET", "1")
+    import nest
+
+    spent = {"cpu_s": 0.0}
+    simulate = nest.Simulate
+
+    def timed(*args, **kwargs):
+        c0 = _cpu_s()
+        try:
+            return simulate(*args, **kwargs)
+        finally:
+            spent["cpu_s"] += _cpu_s() - c0
+
+    vars(nest)["Simulate"] = timed  # nest refuses setattr on its module; the dict entry is what lookups find
+    return spent
 
 
 def child(variant: str, d: Path, threads: int) -> None:
+    # CPU seconds beside wall seconds: on a shared machine wall time is inflated by other load, CPU time
+    # much less so (variants without NEST report no split)
+    sim_cpu = _time_simulate() if variant in NEST_VARIANTS else None
     if variant == "adapter":
         out = run_adapter_variant(d, threads)
     elif variant in ("raw_gen", "raw_inj"):
@@ -375,6 +431,8 @@ def child(variant: str, d: Path, threads: int) -> None:
     else:
         raise SystemExit(f"unknown variant {variant!r}")
     step, neuron = out.pop("step"), out.pop("neuron")
+    if sim_cpu is not None:  # includes loading the pickle in every variant alike
+        out.update(build_cpu_s=_cpu_s() - out["cpu_loaded_s"] - sim_cpu["cpu_s"], run_cpu_s=sim_cpu["cpu_s"])
     np.save(d / f"spikes_{variant}.npy", np.stack([step, neuron]))
     out.update(peak_rss_GB=_peak_rss_GB(), n_spikes=int(step.size), spikes_sha=spikes_digest(step, neuron))
     print("RESULT " + json.dumps(out), flush=True)
@@ -396,12 +454,17 @@ def markdown(results: list[dict]) -> str:
     """Side-by-side table (largest scale) and scaling table of recorded results, as Markdown."""
     rows = [r for res in results for r in res["rows"]]
     top = max(r["scale"] for r in rows)
-    out = ["| variant | build (s) | run 600 ms (s) | real-time factor | peak RSS (GB) | spikes | spikes SHA |"]
-    out.append("|---|---:|---:|---:|---:|---:|---|")
+    out = [
+        "| variant | build (s) | build CPU (s) | run 600 ms (s) | real-time factor | peak RSS (GB) | spikes "
+        "| spikes SHA |"
+    ]
+    out.append("|---|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         if r["scale"] == top:
+            cpu = r.get("build_cpu_s_median")
             out.append(
-                f"| {LABELS[r['variant']]} | {r['build_s_median']:.2f} | {r['run_s_median']:.2f} | "
+                f"| {LABELS[r['variant']]} | {r['build_s_median']:.2f} | {'-' if cpu is None else f'{cpu:.2f}'} "
+                f"| {r['run_s_median']:.2f} | "
                 f"{r['realtime_factor_median']:.1f} | {r['peak_rss_GB_median']:.2f} | {r['n_spikes'][0]:,} | "
                 f"{', '.join(r['spikes_sha'])} |"
             )
@@ -421,12 +484,51 @@ def markdown(results: list[dict]) -> str:
         for pop, rate in first["population_rates_Hz"].items():
             out.append(f"| {pop} | {rate:.2f} | {TARGET_RATE_HZ[rate_key(pop)]:g} |")
     for res in results:
+        for scale, check in res.get("checks", {}).items():
+            ratio = check.get("adapter_vs_fastest_raw")
+            if ratio:
+                out.append(
+                    f"\nScale {scale}: adapter / {ratio['raw_variant']} (fastest raw): "
+                    + ", ".join(f"{k} {v:.2f}" for k, v in ratio.items() if k != "raw_variant")
+                    + f"; identical spikes: {check['nest_adapter_raw_identical_spikes']}"
+                )
+    for res in results:
         m = res["machine"]
         out.append(
             f"\n`{res['command']}` at {res.get('utc', res['date'])}: {m['cpu']} x{m['cores']}, {m['mem_total_GB']} GB, "
             f"Python {m['python']}, load average {m['loadavg_1_5_15']} at start, {res.get('loadavg_end')} at end"
         )
     return "\n".join(out)
+
+
+def _median_or_none(values: list) -> float | None:
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def adapter_ratios(rows: list[dict]) -> dict[str, float]:
+    """Adapter / fastest raw PyNEST variant (by median build) at one scale: build and run of the medians,
+    build CPU of the medians, and the median over repeats of the paired ratio (adapter vs that raw
+    variant in the same repeat, run next to each other)."""
+    by = {r["variant"]: r for r in rows}
+    raws = [by[v] for v in ("raw_gen", "raw_inj") if v in by]
+    if "adapter" not in by or not raws:
+        return {}
+    a, raw = by["adapter"], min(raws, key=lambda r: r["build_s_median"])
+    out = {
+        "raw_variant": raw["variant"],
+        "build": a["build_s_median"] / raw["build_s_median"],
+        "run": a["run_s_median"] / raw["run_s_median"],
+    }
+    if a.get("build_cpu_s_median") and raw.get("build_cpu_s_median"):
+        out["build_cpu"] = a["build_cpu_s_median"] / raw["build_cpu_s_median"]
+    pairs = [
+        (x, y) for x in a["runs"] for y in raw["runs"] if x.get("repeat") is not None and x["repeat"] == y.get("repeat")
+    ]
+    if pairs:
+        out["build_paired_median"] = statistics.median(x["build_s"] / y["build_s"] for x, y in pairs)
+        out["run_paired_median"] = statistics.median(x["run_s"] / y["run_s"] for x, y in pairs)
+    return out
 
 
 def run_child(variant: str, d: Path, threads: int) -> dict:
@@ -467,19 +569,24 @@ def main(argv: list[str] | None = None) -> dict:
     for scale in args.scales:
         d = prepare(scale, Path(args.workdir))
         spec, stim = _load(d)
-        for variant in args.variants:
-            runs = []
-            for _ in range(args.repeat):
-                load = os.getloadavg()[0]
+        # interleaved (A B C A B C ...): a change of the machine's load hits every variant alike, and the
+        # runs of one repeat are neighbours in time (paired ratios below)
+        by_variant: dict[str, list[dict]] = {v: [] for v in args.variants}
+        for i in range(args.repeat):
+            for variant in args.variants:
+                load = os.getloadavg()
                 r = run_child(variant, d, args.threads)
-                r["loadavg_1min"] = load
-                runs.append(r)
+                r.update(repeat=i, loadavg_1min=load[0], loadavg_start=list(load), loadavg_end=list(os.getloadavg()))
+                by_variant[variant].append(r)
+                cpu = f"  build CPU {r['build_cpu_s']:6.2f} s" if "build_cpu_s" in r else ""
                 print(
-                    f"  scale {scale:g} {variant:<8} build {r['build_s']:7.2f} s  run {r['run_s']:7.2f} s  "
+                    f"  scale {scale:g} #{i} {variant:<8} build {r['build_s']:7.2f} s  run {r['run_s']:7.2f} s{cpu}  "
                     f"peak RSS {r['peak_rss_GB']:.2f} GB (loaded {r['rss_loaded_GB']:.2f})  {r['n_spikes']} spikes "
-                    f"{r['spikes_sha']}  load {load:.1f}",
+                    f"{r['spikes_sha']}  load {load[0]:.1f}",
                     flush=True,
                 )
+        for variant in args.variants:
+            runs = by_variant[variant]
             sp = np.load(d / f"spikes_{variant}.npy")
             rates = population_rates_Hz(spec, sp[1], stim.duration_ms / 1000.0)
             rows.append(
@@ -495,6 +602,8 @@ def main(argv: list[str] | None = None) -> dict:
                     "peak_rss_GB_median": statistics.median(r["peak_rss_GB"] for r in runs),
                     "rss_loaded_GB_median": statistics.median(r["rss_loaded_GB"] for r in runs),
                     "realtime_factor_median": statistics.median(r["run_s"] for r in runs) / (stim.duration_ms / 1000),
+                    "build_cpu_s_median": _median_or_none([r.get("build_cpu_s") for r in runs]),
+                    "run_cpu_s_median": _median_or_none([r.get("run_cpu_s") for r in runs]),
                     "n_spikes": sorted({r["n_spikes"] for r in runs}),
                     "spikes_sha": sorted({r["spikes_sha"] for r in runs}),
                     "mean_rate_Hz": float(sp.shape[1] / spec.n_neurons / (stim.duration_ms / 1000.0)),
@@ -525,6 +634,13 @@ def main(argv: list[str] | None = None) -> dict:
         same = len({tuple(s) for s in nest_core.values()}) == 1 and all(len(s) == 1 for s in nest_core.values())
         checks[f"{scale:g}"] = {"nest_adapter_raw_identical_spikes": same, "shas": shas}
         print(f"scale {scale:g}: NEST adapter and raw PyNEST spikes identical: {same}")
+        ratios = adapter_ratios([r for r in rows if r["scale"] == scale])
+        if ratios:
+            checks[f"{scale:g}"]["adapter_vs_fastest_raw"] = ratios
+            print(
+                f"scale {scale:g}: adapter / fastest raw PyNEST ({ratios['raw_variant']}): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items() if k != "raw_variant")
+            )
     out = {
         "benchmark": "v1_side_by_side",
         "date": dt.date.today().isoformat(),

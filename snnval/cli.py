@@ -359,6 +359,8 @@ def cmd_nightly(args) -> int:
         # --timeout was checked by _apply_timeout; without it each run's timeout comes from its size
         timeout_s=None if args.timeout is None else float(args.timeout),
         sims=args.sim,
+        v1_samples=args.v1_samples,
+        v1_scale=args.v1_scale,
     )
 
 
@@ -440,6 +442,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scheduler", default=None, help="Dask scheduler address (default: a LocalCluster)")
     s.add_argument("--model", default=None, help="model in the snnval HDF5 format (default: references/v1_digits.h5)")
     s.add_argument("--sim", action="append", default=None, help="only these adapters (repeatable)")
+    s.add_argument(
+        "--v1-samples", type=int, default=3, help="held-out samples of the V1-sized accuracy check (0: off; default 3)"
+    )
+    s.add_argument(
+        "--v1-scale", type=float, default=1.0, help="size of the V1-sized check as a fraction of V1 (default 1.0)"
+    )
     s.set_defaults(func=cmd_nightly)
 
     s = sub.add_parser("pairs", help="every pair of LIF-capable adapters on the LIF scenarios: verdict per pair")

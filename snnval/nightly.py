@@ -345,12 +345,15 @@ def run_nightly(
     timeout_s: float | None = None,
     sims: list[str] | None = None,
     port_ladder: bool = True,
+    v1_samples: int | None = None,
+    v1_scale: float | None = None,
 ) -> int:
     """Run the night, publish ``reports/<date>/`` (or ``out_dir``); return 0, or 1 on a regression.
 
     ``history_path`` defaults to ``reports/history.jsonl`` (append-only, shared by all nights).
     ``timeout_s`` overrides every run's size-derived timeout; ``sims`` restricts the adapters;
-    ``port_ladder=False`` leaves the port-variant ladder out.
+    ``port_ladder=False`` leaves the port-variant ladder out. ``v1_samples`` (default
+    :data:`snnval.nightly_v1.V1_SAMPLES`, 0: off) and ``v1_scale`` set the V1-sized accuracy check.
     """
     from snnval import __version__
     from snnval.golden import git_revision
@@ -377,11 +380,20 @@ def run_nightly(
     except OSError as exc:  # a truncated or non-HDF5 file
         raise SpecError(model_path, "--model", f"a readable model in the snnval HDF5 format ({exc})") from None
 
+    from snnval.nightly_v1 import V1_SAMPLES, V1_SCALE, plan_v1_accuracy, v1_accuracy_task
+
+    v1_run = plan_v1_accuracy(
+        V1_SAMPLES if v1_samples is None else v1_samples, V1_SCALE if v1_scale is None else v1_scale, sims, timeout_s
+    )
+
     client, cluster = _client(scheduler)
     started = time.monotonic()
     try:
         plan = make_plan(model_in, sims=sims, timeout_s=timeout_s, port_ladder=port_ladder)
         done = execute(plan, client, uuid.uuid4().hex)
+        if v1_run is not None:  # after the rest of the night: it runs alone, so its real-time factors are its own
+            future = client.submit(v1_accuracy_task, v1_run, pure=False, retries=0)
+            done.update(_gather(client, {v1_run.key: future}, v1_run.worst_case_s))
     finally:
         client.close()
         if cluster is not None:
@@ -389,6 +401,10 @@ def run_nightly(
 
     regressions: list[str] = []
     results = assemble(plan, done, quick, regressions)
+    if v1_run is not None:
+        from snnval.nightly_v1 import v1_accuracy_entry
+
+        results["v1_accuracy"] = v1_accuracy_entry(v1_run, done[v1_run.key], regressions)
     results = {
         "schema_version": 2,
         "date": today,
@@ -421,6 +437,7 @@ def run_nightly(
         raise
     written = json.loads((out / "results.json").read_text(encoding="utf-8"))
     _print_summary(page, out, written)
+    _print_v1_summary(written.get("v1_accuracy"))
     return 1 if written["regressions"] else 0
 
 
@@ -449,6 +466,17 @@ def _print_summary(page: Path, out: Path, written: dict) -> None:
     print(f"  score matrix: {counts['pass']} of {len(cells)} cells pass", {k: v for k, v in counts.items() if v})
     for r in written["regressions"]:
         print(f"  REGRESSION: {r}")
+
+
+def _print_v1_summary(v1: dict | None) -> None:
+    if not v1:
+        return
+    runners = ", ".join(
+        f"{r['simulator']} {r['correct']}/{r['n']} correct, RT factor {r['realtime_factor']:.1f}" for r in v1["runners"]
+    )
+    agree = v1["agreement"]
+    agreed = f"agree {agree['k']}/{agree['n']}" if agree else "no agreement"
+    print(f"  V1-sized check ({v1['n_neurons']} neurons): {v1['status']}, {agreed}; {runners} {v1['reason'][:100]}")
 
 
 # ------------------------------------------------------------------------ single runs (validation tests)

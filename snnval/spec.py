@@ -37,8 +37,18 @@ def _as_array(value, dtype, name: str, source: str) -> np.ndarray:
         raise SpecError(source, name, f"an array of {np.dtype(dtype).name}") from exc
 
 
+def _all_finite(arr: np.ndarray) -> bool:
+    """True if every element is finite: min and max are finite exactly then (a NaN propagates into both;
+    two reductions, no n-sized temporary as ``np.isfinite(arr)`` makes: 5.2 M synapses at V1 size)."""
+    if arr.size == 0:
+        return True
+    if arr.dtype.kind in "iub":
+        return True
+    return bool(np.isfinite(arr.min()) and np.isfinite(arr.max()))
+
+
 def _require_finite(arr: np.ndarray, name: str, source: str) -> None:
-    if not np.all(np.isfinite(arr)):
+    if not _all_finite(arr):
         bad = np.flatnonzero(~np.isfinite(arr.ravel()))[0]
         raise SpecError(source, name, f"finite numbers (element {bad} is {arr.ravel()[bad]})")
 

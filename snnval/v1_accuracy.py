@@ -34,6 +34,15 @@ from snnval.v1_benchmark import BKG_RATE_HZ, V1BenchConfig, build_v1_benchmark
 POOL_SIZE = 30
 N_CLASSES = 10
 SPONTANEOUS_HZ = 5.0
+#: How the model was made, for the report (the module docstring has the details).
+MODEL_DESCRIPTION = (
+    "Untrained: the V1 benchmark network (snnval.v1_benchmark: 17 populations with published V1 sizes, "
+    "in-degrees and E/I balance, weights tuned to realistic rates) with a readout of 10 pools of 30 layer-5 "
+    "excitatory neurons (one per digit class, as the TF training code's readout), spike counts in "
+    "[150, 200) ms; input: the suite's 128-channel LGN encoding of 8x8 digits spread over the 17,400 LGN "
+    "fibres plus background sources. Accuracy is near chance by design (training at this size is out of "
+    "reach on 2 cores); the check is the pipeline and the agreement between simulators at V1 size."
+)
 
 
 def v1_accuracy_model(seed: int = 1, scale: float = 1.0) -> tuple[NetworkSpec, Readout, int]:
@@ -88,11 +97,16 @@ def v1_accuracy_check(
     threads: int = 2,
     seed: int = 1,
     stim_seed: int = 20_261_201,
+    timeout_s: float | None = None,
+    reuse: bool = True,
 ) -> dict:
     """Run held-out digits through each simulator on the V1-sized model; predictions, agreement, RT factors.
 
     Profile nest-glif-psc everywhere (the TF reference then reproduces NEST spike for spike on this
-    network: benchmarks/README.md), float64. Returns a JSON-able dict for the nightly report.
+    network: benchmarks/README.md), float64. Each run is isolated (:func:`snnval.runner.run_adapter`)
+    with ``timeout_s`` (None: the runner's size-derived default); ``reuse=False`` runs each in a fresh
+    process that exits afterwards (the nightly: a V1-sized kernel is not kept alive in a worker).
+    Returns a JSON-able dict for the nightly report.
     """
     from snnval.accuracy import predict_from_pool_counts
     from snnval.adapters import RunConfig
@@ -108,11 +122,21 @@ def v1_accuracy_check(
     config = RunConfig(
         semantics=profile("nest-glif-psc"), record=(), record_neurons=np.zeros(0, np.int64), threads=threads
     )
-    out: dict = {"n_neurons": spec.n_neurons, "n_synapses": len(spec.synapses), "n_samples": int(pick.size)}
+    out: dict = {
+        "n_neurons": spec.n_neurons,
+        "n_synapses": len(spec.synapses),
+        "n_input_synapses": len(spec.inputs),
+        "n_lgn": int(n_lgn),
+        "n_sources": int(spec.n_sources),
+        "n_samples": int(pick.size),
+        "scale": float(scale),
+        "profile": config.semantics.name,
+        "held_out_indices": [int(i) for i in pick],
+    }
     preds = {}
     for sim in sims:
         t0 = time.perf_counter()
-        res = run_adapter(sim, spec, stim, config)
+        res = run_adapter(sim, spec, stim, config, timeout_s=timeout_s, reuse=reuse)
         counts = pool_counts(res, readout)
         preds[sim] = predict_from_pool_counts(counts)
         out[sim] = {

@@ -480,3 +480,18 @@ def test_recurrent_connections_use_one_synapse_model_per_port(nest):
         if len(c):
             assert set(np.atleast_1d(c.get("receptor"))) == {p}
     assert built.n_connections == len(spec.synapses) + len(spec.inputs)
+
+
+@pytest.mark.parametrize("amplitude", [1.0, 1.5])  # 1.0: spike_train_injector nodes, 1.5: spike_generators
+def test_input_nodes_take_on_grid_times_without_per_node_status(nest, amplitude):
+    """The input nodes are created without a params dict (which sets each node's status one by one, 0.3 s
+    for V1's 18,400 sources): NEST's default must then be on-grid times, as the adapter's stamps assume."""
+    spec, rng = _network(seed=4)
+    x = (rng.random((1, 50, 20)) < 0.15) * amplitude
+    stim = FrozenStimulus(1.0, 50, events=Events.from_dense(x))
+    built = ADAPTER.build(spec.validated(), stim, RunConfig(record=()))
+    model = "spike_train_injector" if amplitude == 1.0 else "spike_generator"
+    assert built.input_model == model and built.n_spike_generators > 5
+    nodes = nest.GetNodes({"model": model})
+    assert len(nodes) == built.n_spike_generators
+    assert set(np.atleast_1d(nodes.get("allow_offgrid_times"))) == {False}
