@@ -120,7 +120,9 @@ class SnnTorchAdapter(Adapter):
         rec_index = torch.tensor(rec_ids, device=device)
         with torch.no_grad():
             for t in range(T):  # snnTorch's API is one call per step
-                current = drive[:, t] + spk @ w_rec.T if has_rec else drive[:, t]
+                # snnTorch's Heaviside returns float32 spikes whatever the membrane's dtype: cast before the
+                # recurrent matmul (else a float64 run of a recurrent network fails on mixed dtypes)
+                current = drive[:, t] + spk.to(dtype) @ w_rec.T if has_rec else drive[:, t]
                 spk, mem = lif(current, mem)
                 spikes[:, t] = spk > 0.5
                 v[:, t] = mem[:, rec_index]
