@@ -28,23 +28,51 @@ import numpy as np
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.adapters.devices import GPU_NAMES, check_device, jax_devices
 from snnval.errors import NotApplicable
-from snnval.semantics import KNOB_VALUES, delay_steps, input_delay_steps
+from snnval.semantics import ALL_KNOB_VALUES, KNOB_VALUES, delay_steps, input_delay_steps
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
 
 #: knobs honoured for iaf_psc_delta; a delta-synapse LIF has no ASC and no PSC, so asc and psc_to_v act
-#: on nothing (as in the TF reference's iaf_psc_delta)
+#: on nothing (as in the TF reference's iaf_psc_delta). GLIF3 (GifRef, current input only) narrows them in
+#: :data:`MODEL_KNOBS`.
 KNOBS: dict[str, tuple] = {
     "reset": ("hard_same_step",),
     "refractory": ("clamp",),
-    "asc": KNOB_VALUES["asc"],
+    "asc": ALL_KNOB_VALUES["asc"],
     "psc_to_v": KNOB_VALUES["psc_to_v"],
     "delay_rounding": KNOB_VALUES["delay_rounding"],
     "initial_v": KNOB_VALUES["initial_v"],
-    "input_timing": ("in_arrival_step",),
+    "input_timing": ("in_arrival_step", "end_of_arrival_step"),
     "input_delay": ("edge",),
     "delay_offset_steps": ("any",),  # added to every delay before it is mapped (delay_steps)
 }
+
+#: Per model: iaf_psc_delta adds an arriving spike to V in its arrival step (LifRef's delta inputs); GLIF3 runs
+#: as GifRef, whose after-spike-current rule is "gif_same_step" (semantics.GIF_KNOB_VALUES). A GLIF3 network
+#: here has no synapses (:func:`gif_not_applicable`), so its input timing and PSC coupling act on nothing;
+#: they are declared at the GLIF3 profiles' values.
+MODEL_KNOBS: dict[str, dict[str, tuple]] = {
+    "iaf_psc_delta": {"input_timing": ("in_arrival_step",)},
+    "glif3": {"asc": ("gif_same_step",), "input_timing": ("end_of_arrival_step",)},
+}
+
+
+def gif_not_applicable(spec: NetworkSpec) -> str:
+    """Why GifRef cannot run this GLIF3 network faithfully ("" when it can): synapses are not expressible.
+
+    GLIF3's PSC is an alpha kernel whose rise variable y1 feeds the PSC y2 by the exact propagator
+    y2 += dt e^(-dt/tau) y1 (TF and NEST alike). BrainPy 2.8.2's ``Alpha`` synapse (``dyn/synapses/
+    abstract_models.py``) integrates dg = (-g + h)/tau with exp_auto, i.e. g += (1 - e^(-dt/tau)) h: a PSC
+    (1 - e^(-x)) / (x e^(-x)) times larger (x = dt/tau; ~0.9 % at dt 0.1 ms, tau_syn 5.5 ms; ~9 % at dt
+    1 ms). No knob of the suite names that rule, so the TF reference could not reproduce such a run.
+    """
+    if len(spec.synapses) or len(spec.inputs):
+        return (
+            "BrainPy GifRef runs GLIF3 with injected current only: BrainPy's Alpha synapse advances the PSC by "
+            "(1 - exp(-dt/tau)) h where GLIF3's alpha kernel uses dt/tau exp(-dt/tau) h (exact), a rule no knob "
+            f"names (network has {len(spec.synapses)} recurrent and {len(spec.inputs)} input synapses)"
+        )
+    return ""
 
 
 #: BrainPy 2.8.2's delay buffers (``FullProjDelta``/``FullProjAlignPost``, ``delay=D`` ms) deliver a spike of
@@ -57,8 +85,8 @@ DELAY_SHORTFALL_STEPS = 1
 class BrainPyAdapter(Adapter):
     name = "brainpy"
     package = "brainpy"
-    description = "BrainPy LifRef (iaf_psc_delta rule; JAX, device cpu or gpu)"
-    profiles = ("nest-psc-delta",)
+    description = "BrainPy LifRef (iaf_psc_delta rule) and GifRef (GLIF3, current input); JAX, device cpu or gpu"
+    profiles = ("nest-psc-delta", "brainpy-gifref")
 
     def _import(self) -> None:
         import brainpy  # noqa: F401
@@ -67,10 +95,11 @@ class BrainPyAdapter(Adapter):
     def capabilities(self) -> Capabilities:
         devices, _ = jax_devices()
         return Capabilities(
-            models=("iaf_psc_delta",),
+            models=("iaf_psc_delta", "glif3"),
             max_receptors=16,
-            recordables=("V_m",),
+            recordables=("V_m", "ASC"),  # ASC: GifRef's I1 + I2 (GLIF3 only)
             knobs=dict(KNOBS),
+            model_knobs={m: dict(k) for m, k in MODEL_KNOBS.items()},
             dtypes=("float32", "float64"),
             event_amplitudes="real",
             devices=devices,
@@ -78,16 +107,28 @@ class BrainPyAdapter(Adapter):
 
     def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
         check_device(config.device, *jax_devices())
+        glif3 = [spec.cells.models[t] == "glif3" for t in np.unique(spec.node_type)]
+        if any(glif3) and gif_not_applicable(spec):  # the model's own reason before any capability detail
+            raise NotApplicable(gif_not_applicable(spec))
         super().check(spec, stimulus, config)
         dt = stimulus.dt_ms
+        models = {spec.cells.models[t] for t in np.unique(spec.node_type)}
+        if len(models) > 1:
+            raise NotApplicable(f"the BrainPy adapter runs one model per network, got {sorted(models)}")
+        if models == {"iaf_psc_delta"} and "ASC" in config.record:
+            raise NotApplicable("iaf_psc_delta has no after-spike currents to record (recordable: V_m)")
         ratio = spec.cells.t_ref_ms / dt
         if np.any(np.abs(ratio - np.round(ratio)) > 1e-9):
             raise NotApplicable(
-                f"BrainPy's LifRef holds V for floor(t_ref/dt) steps, NEST for ceil(t_ref/dt): t_ref "
+                f"BrainPy's LifRef and GifRef hold V for floor(t_ref/dt) steps, NEST for ceil(t_ref/dt): t_ref "
                 f"{spec.cells.t_ref_ms.tolist()} ms is not a whole number of steps of {dt:g} ms"
             )
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
+        if spec.cells.models[int(spec.node_type[0])] == "glif3":
+            from snnval.adapters.brainpy_gif import run_gifref
+
+            return run_gifref(spec, stimulus, config)
         import brainpy as bp
         import brainpy.math as bm
         import jax
