@@ -23,7 +23,8 @@ import time
 
 import numpy as np
 
-from snnval.adapters.devices import GPU_NAMES
+from snnval.adapters.brainpy_sim import jax_provenance, jax_setup
+from snnval.adapters.discrete_inputs import current_in_force
 from snnval.contract import RunConfig, RunResult
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
@@ -49,17 +50,11 @@ def run_gifref(spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -
     import jax
 
     t0 = time.perf_counter()
-    bm.enable_x64() if config.dtype == "float64" else bm.disable_x64()
-    np_dtype = np.float64 if config.dtype == "float64" else np.float32
-    dt = float(stimulus.dt_ms)
-    bm.set_dt(dt)
-    device = jax.devices("gpu")[0] if config.device in GPU_NAMES else jax.devices("cpu")[0]
+    np_dtype, dt, device = jax_setup(config, stimulus)
     c, t = spec.cells, spec.node_type
     N, B, T = spec.n_neurons, stimulus.n_trials, stimulus.n_steps
     v0 = c.E_L_mV[t] if config.semantics.initial_v == "e_l" else c.V_reset_mV[t]
-    current = np.zeros((B, T, N))
-    if len(stimulus.currents):  # the suite's convention: a change at step s first drives V in step s + 2
-        current[:, 1:] = stimulus.currents.dense_arrivals(B, T, N)[:, :-1]
+    current = current_in_force(spec, stimulus)  # the suite's convention, as the LifRef path
     n_ref = np.round(c.t_ref_ms[t] / dt)  # whole steps (BrainPyAdapter.check)
     k, amps, r = c.asc_decay_per_ms[t], c.asc_amps_pA[t], c.asc_r_or_ones[t]
     rec_ids = config.recorded_ids(spec)
@@ -118,14 +113,5 @@ def run_gifref(spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -
         src = np.maximum.accumulate(src, axis=1)  # last integrating step (never held at k = 0)
         drove = np.take_along_axis(drove, np.maximum(src, 0), axis=1)
         state["ASC"] = drove[:, :, rec_ids]
-    prov = {
-        "build_wall_s": t1 - t0,
-        "run_wall_s": t2 - t1,
-        "brainpy_version": bp.__version__,
-        "jax_version": jax.__version__,
-        "jax_device": str(device),
-        "jax_x64": config.dtype == "float64",
-        "brainpy_model": "GifRef",
-        "threads": config.threads,
-    }
+    prov = jax_provenance(config, device, t1 - t0, t2 - t1, "GifRef")
     return RunResult.from_spikes(dt, T, B, trial, step_idx, neuron, rec_ids, state, prov)

@@ -27,6 +27,7 @@ import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.adapters.devices import GPU_NAMES, check_device, jax_devices
+from snnval.adapters.discrete_inputs import current_in_force, input_jumps
 from snnval.errors import NotApplicable
 from snnval.semantics import ALL_KNOB_VALUES, KNOB_VALUES, delay_steps, input_delay_steps
 from snnval.spec import NetworkSpec
@@ -82,6 +83,35 @@ def gif_not_applicable(spec: NetworkSpec) -> str:
 DELAY_SHORTFALL_STEPS = 1
 
 
+def jax_setup(config: RunConfig, stimulus: FrozenStimulus):
+    """(numpy dtype, dt in ms, JAX device) of a run; sets BrainPy's x64 mode and dt (both process-wide)."""
+    import brainpy.math as bm
+    import jax
+
+    bm.enable_x64() if config.dtype == "float64" else bm.disable_x64()
+    dt = float(stimulus.dt_ms)
+    bm.set_dt(dt)
+    device = jax.devices("gpu")[0] if config.device in GPU_NAMES else jax.devices("cpu")[0]
+    return (np.float64 if config.dtype == "float64" else np.float32), dt, device
+
+
+def jax_provenance(config: RunConfig, device, build_s: float, run_s: float, model: str) -> dict:
+    """Provenance of a BrainPy run: wall times (s), library versions, the JAX device and precision."""
+    import brainpy as bp
+    import jax
+
+    return {
+        "build_wall_s": build_s,
+        "run_wall_s": run_s,
+        "brainpy_version": bp.__version__,
+        "jax_version": jax.__version__,
+        "jax_device": str(device),
+        "jax_x64": config.dtype == "float64",
+        "brainpy_model": model,
+        "threads": config.threads,
+    }
+
+
 class BrainPyAdapter(Adapter):
     name = "brainpy"
     package = "brainpy"
@@ -134,27 +164,14 @@ class BrainPyAdapter(Adapter):
         import jax
 
         t0 = time.perf_counter()
-        bm.enable_x64() if config.dtype == "float64" else bm.disable_x64()
-        np_dtype = np.float64 if config.dtype == "float64" else np.float32
-        dt = float(stimulus.dt_ms)
-        bm.set_dt(dt)
-        device = jax.devices("gpu")[0] if config.device in GPU_NAMES else jax.devices("cpu")[0]
+        np_dtype, dt, device = jax_setup(config, stimulus)
         c, t = spec.cells, spec.node_type
         N, B, T = spec.n_neurons, stimulus.n_trials, stimulus.n_steps
         v0 = c.E_L_mV[t] if config.semantics.initial_v == "e_l" else c.V_reset_mV[t]
         # input jumps (mV) in their arrival step s + d; current in force (suite convention)
-        jumps = np.zeros((B, T, N))
-        if len(spec.inputs):
-            x = stimulus.events.dense(B, T, max(spec.n_sources, 1))
-            in_steps = input_delay_steps(spec.inputs.delay_ms, dt, config.semantics)
-            for d in np.unique(in_steps):
-                m = in_steps == d
-                w_in = np.zeros((max(spec.n_sources, 1), N))
-                np.add.at(w_in, (spec.inputs.pre[m], spec.inputs.post[m]), spec.inputs.weight_pA[m])
-                jumps[:, d:] += x[:, : T - d] @ w_in
-        current = np.zeros((B, T, N))
-        if len(stimulus.currents):
-            current[:, 1:] = stimulus.currents.dense_arrivals(B, T, N)[:, :-1]
+        in_steps = input_delay_steps(spec.inputs.delay_ms, dt, config.semantics) if len(spec.inputs) else None
+        jumps = input_jumps(spec, stimulus, in_steps)
+        current = current_in_force(spec, stimulus)
         syn = spec.synapses
         rec_steps = delay_steps(syn.delay_ms, dt, config.semantics) if len(syn) else np.zeros(0, np.int64)
         rec_ids = config.recorded_ids(spec)
@@ -204,13 +221,5 @@ class BrainPyAdapter(Adapter):
         t2 = time.perf_counter()
         trial, step_idx, neuron = np.nonzero(np.stack(spikes))
         state = {"V_m": np.stack(volts).astype(np.float64)} if "V_m" in config.record else {}
-        prov = {
-            "build_wall_s": t1 - t0,
-            "run_wall_s": t2 - t1,
-            "brainpy_version": bp.__version__,
-            "jax_version": jax.__version__,
-            "jax_device": str(device),
-            "jax_x64": config.dtype == "float64",
-            "threads": config.threads,
-        }
+        prov = jax_provenance(config, device, t1 - t0, t2 - t1, "LifRef")
         return RunResult.from_spikes(dt, T, B, trial, step_idx, neuron, rec_ids, state, prov)
