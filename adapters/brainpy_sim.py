@@ -59,19 +59,24 @@ MODEL_KNOBS: dict[str, dict[str, tuple]] = {
 
 
 def gif_not_applicable(spec: NetworkSpec) -> str:
-    """Why GifRef cannot run this GLIF3 network faithfully ("" when it can): synapses are not expressible.
+    """Why this adapter does not run this GLIF3 network on GifRef ("" when it does): synapses are not mapped.
 
     GLIF3's PSC is an alpha kernel whose rise variable y1 feeds the PSC y2 by the exact propagator
     y2 += dt e^(-dt/tau) y1 (TF and NEST alike). BrainPy 2.8.2's ``Alpha`` synapse (``dyn/synapses/
-    abstract_models.py``) integrates dg = (-g + h)/tau with exp_auto, i.e. g += (1 - e^(-dt/tau)) h: a PSC
-    (1 - e^(-x)) / (x e^(-x)) times larger (x = dt/tau; ~0.9 % at dt 0.1 ms, tau_syn 5.5 ms; ~9 % at dt
-    1 ms). No knob of the suite names that rule, so the TF reference could not reproduce such a run.
+    abstract_models.py``) integrates dg = (-g + h)/tau with exp_auto, i.e. g += (1 - e^(-dt/tau)) h, with the
+    same timing: measured (one event, 60 steps), its PSC is the exact kernel times (1 - e^(-x)) / (x e^(-x)),
+    x = dt/tau, at every step (1.0091 at dt 0.1 ms, tau 5.5 ms; 1.0967 at dt 1 ms). GifRef itself could
+    carry GLIF3's four receptors with that factor divided out of the weights (a mapping choice, like the
+    delay compensation of BrainPy#709), but the order in which BrainPy's projections update the PSC
+    against the neuron (which decides whether V sees the start- or end-of-step PSC, knob ``psc_to_v``)
+    has not been measured here, so networks with synapses stay not applicable, with this reason.
     """
     if len(spec.synapses) or len(spec.inputs):
         return (
             "BrainPy GifRef runs GLIF3 with injected current only: BrainPy's Alpha synapse advances the PSC by "
-            "(1 - exp(-dt/tau)) h where GLIF3's alpha kernel uses dt/tau exp(-dt/tau) h (exact), a rule no knob "
-            f"names (network has {len(spec.synapses)} recurrent and {len(spec.inputs)} input synapses)"
+            "(1 - exp(-dt/tau)) h where GLIF3's alpha kernel uses dt/tau exp(-dt/tau) h (exact), and its update "
+            "order against the neuron is not mapped (see brainpy_sim.gif_not_applicable); the network has "
+            f"{len(spec.synapses)} recurrent and {len(spec.inputs)} input synapses"
         )
     return ""
 
