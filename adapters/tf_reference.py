@@ -526,7 +526,15 @@ class TFReferenceAdapter(Adapter):
     description = (
         "TensorFlow reference: GLIF3 (Billeh V1 training-code step; every GLIF3 profile) and the discrete-time LIF rule"
     )
-    profiles = ("tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "snn-discrete", "nest-psc-delta", "brainpy-gifref")
+    profiles = (
+        "tf-billeh",
+        "nest-glif-psc",
+        "bmtk-dpointnet",
+        "snn-discrete",
+        "nest-psc-delta",
+        "brainpy-gifref",
+        "norse-lif-box",
+    )
 
     def _import(self) -> None:
         import tensorflow  # noqa: F401

@@ -233,6 +233,18 @@ PROFILES: dict[str, Semantics] = {
         input_timing="in_arrival_step",
         name="snn-discrete",
     ),
+    # Norse 1.1 LIFBoxCell (norse/torch/functional/lif_box.py): the discrete rule with the reset in the spike
+    # step (reset_value: v = v_reset at once; reset_subtract is subtract_same_step), input in its arrival step.
+    "norse-lif-box": Semantics(
+        reset="hard_same_step",
+        refractory="mask_spikes",
+        asc="tf_late_jump",
+        psc_to_v="euler_lag",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        input_timing="in_arrival_step",
+        name="norse-lif-box",
+    ),
     # BrainPy 2.8.2 GifRef on a GLIF3 cell (threshold adaptation off: a = 0, V_th_reset = V_th_inf = V_th,
     # R_j = asc_r, A_j = asc_amps): NEST's hard reset in the spike step and V held for ceil(t_ref/dt)
     # steps (the BrainPy adapter counts refractoriness in whole steps), the GifRef ASC rule above, the

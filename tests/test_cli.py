@@ -23,14 +23,17 @@ def test_list_json_names_adapters_and_scenarios(capsys):
     out = _json(capsys)
     names = {a["name"]: a for a in out["adapters"]}
     assert {"tf", "nest"} <= set(names)
-    # every adapter is available here, except the torch one on Python >= 3.12, where no CPU build of torch
+    # every adapter is available here, except the torch ones on Python >= 3.12, where no CPU build of torch
     # 2.13 can be installed (README "Python versions"); an unavailable adapter says why
-    expected_unavailable = {"snntorch"} if sys.version_info >= (3, 12) else set()
+    expected_unavailable = {"snntorch", "norse"} if sys.version_info >= (3, 12) else set()
     unavailable = {n for n, a in names.items() if not a["available"]}
     assert unavailable == expected_unavailable, names
     assert all(names[n]["reason"] for n in unavailable)
     assert {s["name"] for s in out["scenarios"]} >= {"single_neuron_step", "synaptic_events", "glif3_network"}
-    assert set(out["profiles"]) == {"tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "snn-discrete", "nest-psc-delta"}
+    assert set(out["profiles"]) == {
+        "tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "snn-discrete", "nest-psc-delta", "brainpy-gifref",
+        "norse-lif-box",
+    }  # fmt: skip
 
 
 def test_compare_same_semantics_exits_0_with_figures(capsys):

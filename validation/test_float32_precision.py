@@ -145,7 +145,15 @@ def _dc_driven_network(model: str, weight_factor: float = 1.0):
     return spec, FrozenStimulus(dt, stim.n_steps, b, events=events, currents=currents, description="DC + Poisson")
 
 
-LIBRARIES = [("snntorch", "lif_discrete", "snn-discrete"), ("brainpy", "iaf_psc_delta", "nest-psc-delta")]
+LIBRARIES = [
+    ("snntorch", "lif_discrete", "snn-discrete"),
+    ("norse", "lif_discrete", "norse-lif-box"),
+    ("brainpy", "iaf_psc_delta", "nest-psc-delta"),
+]
+#: flips measured on this network: snnTorch 5, BrainPy 3; Norse 0 (the same dynamics as snnTorch's, since a
+#: reset to 0 in the spike step or the next gives the same spikes, but Norse's Euler form v + dt/tau (I - v)
+#: rounds differently: its float32 V stays within 0.008 B of float64 everywhere, so no spike flips)
+MIN_FLIPS = {"snntorch": 1, "norse": 0, "brainpy": 1}
 _LIB_CACHE: dict = {}
 
 
@@ -164,8 +172,8 @@ def _library_compare(model, ref, cand, hard_reset):
 
 @pytest.mark.parametrize(("library", "model", "prof"), LIBRARIES)
 def test_library_positive_control_float32_is_precision_flips_only(library, model, prof):
-    """snnTorch / BrainPy float32 vs their own float64: every divergence is a precision flip, the tolerant
-    tier passes, and the control exercises flips (measured: 5 on snnTorch, 3 on BrainPy)."""
+    """snnTorch / Norse / BrainPy float32 vs their own float64: every divergence is a precision flip, the
+    tolerant tier passes, and the control exercises flips (measured: 5 on snnTorch, 3 on BrainPy)."""
     require(library)
     sem = profile(prof)
     ref = _library_run(library, model, sem, "float64")
@@ -175,24 +183,28 @@ def test_library_positive_control_float32_is_precision_flips_only(library, model
     assert np.abs(cand.state["V_m"] - ref.state["V_m"]).max() > 0.0, "the float32 run did not run in float32"
     pc = _library_compare(model, ref, cand, sem.reset == "hard_same_step")
     assert pc.passed, pc.summary()
-    assert pc.n_real == 0 and pc.n_flips >= 1, pc.summary()
-    assert pc.exact.n_missing + pc.exact.n_extra > 0  # exact matching alone would fail this run
+    assert pc.n_real == 0 and pc.n_flips >= MIN_FLIPS[library], pc.summary()
+    if MIN_FLIPS[library]:
+        assert pc.exact.n_missing + pc.exact.n_extra > 0  # exact matching alone would fail this run
     for e in pc.episodes:
         assert e.kind == "precision_flip" and e.margin_mV <= e.bound_mV
         assert e.reach_steps >= 1
 
 
 @pytest.mark.parametrize(
-    ("library", "model", "prof", "change"),
+    ("library", "model", "prof", "change", "first_real"),
     [
-        ("snntorch", "lif_discrete", "snn-discrete", {"reset": "subtract_next_step"}),
-        ("brainpy", "iaf_psc_delta", "nest-psc-delta", {"delay_offset_steps": 1}),
+        ("snntorch", "lif_discrete", "snn-discrete", {"reset": "subtract_next_step"}, True),
+        # subtracting theta from a V just above threshold leaves V within B of the hard reset's 0, so Norse's
+        # first episodes are (correctly, by their margins) flips; later ones are real (measured: 2 + 2)
+        ("norse", "lif_discrete", "norse-lif-box", {"reset": "subtract_same_step"}, False),
+        ("brainpy", "iaf_psc_delta", "nest-psc-delta", {"delay_offset_steps": 1}, True),
     ],
-    ids=["snntorch-reset", "brainpy-delay"],
+    ids=["snntorch-reset", "norse-reset", "brainpy-delay"],
 )
-def test_library_negative_control_real_change_in_float32_fails(library, model, prof, change):
-    """A semantic change injected in the float32 run (a reset rule snnTorch runs; every BrainPy delay one
-    step longer) must fail the tier, its first episode classified as a real difference.
+def test_library_negative_control_real_change_in_float32_fails(library, model, prof, change, first_real):
+    """A semantic change injected in the float32 run (another reset rule snnTorch / Norse runs; every BrainPy
+    delay one step longer) must fail the tier, its first episode classified as a real difference.
 
     Not used here: every recurrent weight +1 % (the GLIF3 controls' change). On this network the recurrent
     jumps are 0.1 / -0.5 mV, so +1 % moves V by 0.001-0.005 mV, below the rounding bound B (~0.01 mV,
@@ -208,4 +220,6 @@ def test_library_negative_control_real_change_in_float32_fails(library, model, p
         cand = _library_run(library, model, sem.with_knobs(**change), "float32")
     pc = _library_compare(model, ref, cand, sem.reset == "hard_same_step")
     assert not pc.passed, pc.summary()
-    assert pc.n_real >= 1 and pc.episodes[0].kind == "real", pc.summary()
+    assert pc.n_real >= 1, pc.summary()
+    if first_real:
+        assert pc.episodes[0].kind == "real", pc.summary()
