@@ -36,11 +36,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--checkpoint", default=None, help="trained model (.h5) for the accuracy tier")
 
 
+#: Fixtures through which a test runs once per selected adapter (``--sim``); such tests get the marker
+#: ``per_adapter``, so ``pytest validation -m per_adapter --sim NAME`` runs exactly a new adapter's checks.
+PER_ADAPTER_FIXTURES = frozenset({"sim", "golden_run", "same_semantics_pair"})
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "nightly: slow checks run with --tier nightly")
+    config.addinivalue_line("markers", "per_adapter: parametrised over the adapters selected with --sim")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if PER_ADAPTER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.per_adapter)
     if config.getoption("--tier") == "nightly":
         return
     skip = pytest.mark.skip(reason="nightly tier: run with --tier nightly")

@@ -63,8 +63,11 @@ class Adapter(ABC):
             raise NotApplicable(f"{self.name} is not available: {avail.reason}")
         spec = spec.validated()
         stimulus = stimulus.validated(spec.n_sources, spec.n_neurons)
-        self.check(spec, stimulus, config)
-        result = self._run(spec, stimulus, config)
+        try:
+            self.check(spec, stimulus, config)
+            result = self._run(spec, stimulus, config)
+        except NotApplicable as exc:  # name the adapter: a compare runs two, and "this adapter" is ambiguous
+            raise NotApplicable(f"{self.name}: {exc}") from None
         result.provenance.setdefault("simulator", self.name)
         result.provenance.setdefault("simulator_version", avail.version)
         result.provenance.setdefault("profile", config.semantics.name)

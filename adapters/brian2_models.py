@@ -86,6 +86,22 @@ def _declare(names: list[str], kind: str = "1") -> str:
     return "\n".join(f"{n} : {kind}" for n in names)
 
 
+def _lif_refractory_steps(t_ref_ms: np.ndarray, h: float, sem: Semantics) -> np.ndarray:
+    """Steps V is held after a spike step: NEST's ceil(t_ref/h) (knob ``refractory="clamp"``), or one
+    fewer when the countdown starts in the spike step itself (``"clamp_from_spike_step"``, pyNN.brian2)."""
+    n = refractory_steps(t_ref_ms, h)
+    return np.maximum(n - 1, 0) if sem.refractory == "clamp_from_spike_step" else n
+
+
+def _lif_reset(sem: Semantics) -> tuple[str, str]:
+    """(reset code, code run first in the next step's update). ``reset="hard_same_step"`` (NEST): V_reset in
+    the spike step; ``"hard_next_step"`` (pyNN.neuron): the spike step keeps its V (as recorded), V_reset is
+    set at the start of the next step, before the refractory clamp holds it."""
+    if sem.reset == "hard_next_step":
+        return "ref = nref\npend = 1\n", "U = pend*U_reset + (1 - pend)*U\npend = 0\n"
+    return "ref = nref\nU = U_reset\n", ""
+
+
 def _refractory_update() -> str:
     # NEST: "if refractory_steps == 0: integrate, else: --refractory_steps (state held)".
     return "integ = int(ref == 0)\nref = ref - (1 - integ)\n"
@@ -116,7 +132,11 @@ def glif3_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, sem: Sem
     p11 = np.exp(-h / tau_syn)
     u_reset = cells.V_reset_mV[t] - cells.E_L_mV[t]
     values: dict[str, np.ndarray] = {
-        "U": np.zeros(t.size) if sem.initial_v == "e_l" else u_reset.copy(),
+        "U": np.where(
+            np.isfinite(v_file := _file_v_m(cells, t)),
+            v_file - cells.E_L_mV[t],
+            np.zeros(t.size) if sem.initial_v == "e_l" else u_reset,
+        ),
         "th": cells.V_th_mV[t] - cells.E_L_mV[t],
         "U_reset": u_reset,
         "P33": p33,
@@ -197,9 +217,16 @@ def _columns(cells: GLIF3Cells, node_type: np.ndarray) -> dict[str, np.ndarray]:
     return {k: np.array([per_type[int(t)][k] for t in node_type], dtype=float) for k in keys}
 
 
-def _initial_v(p: dict[str, np.ndarray], sem: Semantics) -> np.ndarray:
-    # The initial_v knob overrides any V_m in the native parameters (as the NEST adapter does).
-    return (p["V_reset"] if sem.initial_v == "v_reset" else p["E_L"]).copy()
+def _file_v_m(cells: GLIF3Cells, node_type: np.ndarray) -> np.ndarray:
+    """Per-neuron V_m (mV) a node type's ``native_params`` state (NaN where none): its initial state."""
+    return np.array([float(cells.native_params[int(t)].get("V_m", np.nan)) for t in node_type], dtype=float)
+
+
+def _initial_v(p: dict[str, np.ndarray], sem: Semantics, file_v_m: np.ndarray) -> np.ndarray:
+    # A V_m the file states is the initial state; without one the initial_v knob decides (as the NEST
+    # adapter does, adapters/nest_glif.py _node_params).
+    knob = p["V_reset"] if sem.initial_v == "v_reset" else p["E_L"]
+    return np.where(np.isfinite(file_v_m), file_v_m, knob)
 
 
 def _sign_route(receptor: np.ndarray, weight: np.ndarray, zero_is_excitatory: bool) -> np.ndarray:
@@ -218,32 +245,35 @@ def iaf_psc_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, se
     h = float(dt_ms)
     p22 = np.exp(-h / p["tau_m"])
     values = {
-        "U": _initial_v(p, sem) - p["E_L"],
+        "U": _initial_v(p, sem, _file_v_m(cells, node_type)) - p["E_L"],
         "th": p["V_th"] - p["E_L"],
         "U_reset": p["V_reset"] - p["E_L"],
         "P22": p22,
         "P20": p["tau_m"] / p["C_m"] * (1.0 - p22),
         "I_e": p["I_e"],
-        "nref": refractory_steps(p["t_ref"], h),
+        "nref": _lif_refractory_steps(p["t_ref"], h, sem),
     }
     for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
         values[f"P11{port}"] = np.exp(-h / tau)
         values[f"P21{port}"] = alpha_propagators(tau, p["tau_m"], p["C_m"], h)[1]  # IAFPropagatorExp == P32
-    floats = ["U", "th", "U_reset", "P22", "P20", "I_e", "Ie", "isyn"]
+    values["h_C"] = np.full(node_type.size, h) / p["C_m"]
+    values["ie_den"] = 1.0 + h / p["tau_m"]
+    floats = ["U", "th", "U_reset", "P22", "P20", "I_e", "Ie", "isyn", "h_C", "ie_den"]
     floats += [f"{v}{port}" for port in ("ex", "in") for v in ("i_", "P11", "P21", "in_")]
-    update = (
-        _refractory_update()
-        + "U = integ*(U*P22 + i_ex*P21ex + i_in*P21in + (I_e + Ie)*P20) + (1 - integ)*U\n"
-        + "isyn = i_ex + i_in\n"
-    )
+    if sem.psc_to_v == "implicit_euler":  # NEURON's fixed step (pyNN.neuron), current at the start of the step
+        v_new = "(U + (i_ex + i_in + I_e + Ie)*h_C)/ie_den"
+    else:  # NEST's exact propagators (also Brian2's 'exact' method: "brian2_exact_or_euler")
+        v_new = "U*P22 + i_ex*P21ex + i_in*P21in + (I_e + Ie)*P20"
+    reset, pending = _lif_reset(sem)
+    update = pending + _refractory_update() + f"U = integ*({v_new}) + (1 - integ)*U\n" + "isyn = i_ex + i_in\n"
     end = "i_ex = i_ex*P11ex + in_ex\ni_in = i_in*P11in + in_in\nin_ex = 0\nin_in = 0\n"
     return BrianModel(
         name="iaf_psc_exp",
-        equations=_declare(floats) + "\n" + _declare(["ref", "nref", "integ"], "integer"),
+        equations=_declare(floats) + "\n" + _declare(["ref", "nref", "integ", "pend"], "integer"),
         values=values,
         update=update,
         threshold="U >= th",
-        reset="ref = nref\nU = U_reset\n",
+        reset=reset,
         end=end,
         ports=("in_ex", "in_in"),
         route=lambda receptor, weight: _sign_route(receptor, weight, zero_is_excitatory=True),
@@ -262,14 +292,14 @@ def iaf_psc_alpha_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, 
     p = _columns(cells, node_type)
     h = float(dt_ms)
     values = {
-        "U": _initial_v(p, sem) - p["E_L"],
+        "U": _initial_v(p, sem, _file_v_m(cells, node_type)) - p["E_L"],
         "th": p["V_th"] - p["E_L"],
         "U_reset": p["V_reset"] - p["E_L"],
         "U_min": p["V_min"] - p["E_L"],
         "expm1_tau": np.expm1(-h / p["tau_m"]),
         "P30": -p["tau_m"] / p["C_m"] * np.expm1(-h / p["tau_m"]),
         "I_e": p["I_e"],
-        "nref": refractory_steps(p["t_ref"], h),
+        "nref": _lif_refractory_steps(p["t_ref"], h, sem),
     }
     for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
         p31, p32 = alpha_propagators(tau, p["tau_m"], p["C_m"], h)
@@ -320,7 +350,7 @@ def iaf_cond_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, s
     h = float(dt_ms)
     hs = h / COND_EXP_SUBSTEPS
     values = {
-        "U": _initial_v(p, sem),
+        "U": _initial_v(p, sem, _file_v_m(cells, node_type)),
         "th": p["V_th"],
         "U_reset": p["V_reset"],
         "E_L": p["E_L"],
@@ -330,7 +360,7 @@ def iaf_cond_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, s
         "C_m": p["C_m"],
         "I_e": p["I_e"],
         "hs": np.full(node_type.size, hs),
-        "nref": refractory_steps(p["t_ref"], h),
+        "nref": _lif_refractory_steps(p["t_ref"], h, sem),
     }
     for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
         values[f"half{port}"] = np.exp(-0.5 * hs / tau)  # conductance decay over half a sub-step
@@ -350,9 +380,31 @@ def iaf_cond_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, s
         "U = U + hs/6*(k1 + 2*k2 + 2*k3 + k4)\n"
         "g_ex = ge_e\ng_in = gi_e\n"
     )
+    if sem.psc_to_v == "implicit_euler":  # NEURON's fixed step (pyNN.neuron): conductances at the start of the step
+        values["h_C"] = np.full(node_type.size, h) / p["C_m"]
+        for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
+            values[f"dec{port}"] = np.exp(-h / tau)
+        floats += ["h_C", "decex", "decin"]
+        integrate = (
+            "U = (U + h_C*(g_L*E_L + g_ex*E_ex + g_in*E_in + I_tot))/(1 + h_C*(g_L + g_ex + g_in))\n"
+            "g_ex = g_ex*decex\ng_in = g_in*decin\n"
+        )
+    elif sem.psc_to_v == "brian2_exact_or_euler":  # pyNN.brian2: Brian2's 'euler' (V g is not linear)
+        values["h_C"] = np.full(node_type.size, h) / p["C_m"]
+        for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
+            values[f"dec{port}"] = 1.0 - h / tau
+        floats += ["h_C", "decex", "decin"]
+        integrate = (
+            "U = U + h_C*(g_L*(E_L - U) + g_ex*(E_ex - U) + g_in*(E_in - U) + I_tot)\n"
+            "g_ex = g_ex*decex\ng_in = g_in*decin\n"
+        )
+    else:
+        integrate = sub * COND_EXP_SUBSTEPS
+    reset, pending = _lif_reset(sem)
     update = (
-        "I_tot = I_e + Ie\n"
-        + sub * COND_EXP_SUBSTEPS
+        pending
+        + "I_tot = I_e + Ie\n"
+        + integrate
         + "isyn = -g_ex*(U - E_ex) - g_in*(U - E_in)\n"
         # NEST adds the arrivals before the refractory test; they only change g, so adding them in
         # the synapses slot (after the test) is the same step.
@@ -361,11 +413,11 @@ def iaf_cond_exp_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, s
     )
     return BrianModel(
         name="iaf_cond_exp",
-        equations=_declare(floats) + "\n" + _declare(["ref", "nref", "integ"], "integer"),
+        equations=_declare(floats) + "\n" + _declare(["ref", "nref", "integ", "pend"], "integer"),
         values=values,
         update=update,
         threshold="integ == 1 and U >= th",
-        reset="ref = nref\nU = U_reset\n",
+        reset=reset,
         end="g_ex = g_ex + in_ex\ng_in = g_in - in_in\nin_ex = 0\nin_in = 0\n",
         ports=("in_ex", "in_in"),
         route=lambda receptor, weight: _sign_route(receptor, weight, zero_is_excitatory=False),

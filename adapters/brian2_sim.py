@@ -198,7 +198,9 @@ class Brian2Adapter(Adapter):
     name = "brian2"
     package = "brian2"
     description = "Brian2 (direct): NEST glif_psc step and NEST's LIF family as Brian2 code; numpy or cython"
-    profiles = ("nest-glif-psc",)
+    #: NEST's profile, and pyNN.neuron's and pyNN.brian2's rules on iaf_psc_exp / iaf_cond_exp (the LIF knob
+    #: values of semantics.LIF_KNOB_VALUES), so each PyNN backend has a same-semantics peer checked in CI
+    profiles = ("nest-glif-psc", "pynn-neuron", "pynn-brian2")
 
     def _import(self) -> None:
         _import_brian2()
@@ -210,7 +212,19 @@ class Brian2Adapter(Adapter):
             recordables=("V_m", "ASC", "I_syn"),
             # The neuron step is NEST's glif_psc (on_pre adds to the synaptic state after the arrival step's
             # state update, as NEST); the mapping knobs are the adapter's choice.
-            knobs=dict(NEST_STEP_KNOBS),
+            knobs={
+                **NEST_STEP_KNOBS,
+                "refractory": ("clamp", "clamp_from_spike_step"),
+                "reset": ("hard_same_step", "hard_next_step"),
+                "psc_to_v": ("exact_alpha", "implicit_euler", "brian2_exact_or_euler"),
+            },
+            # iaf_psc_exp and iaf_cond_exp also run pyNN.brian2's refractory countdown (profile pynn-brian2) and
+            # pyNN.neuron's implicit Euler V step and late reset (profile pynn-neuron), so bisect can toggle
+            # them; GLIF3 and iaf_psc_alpha run NEST's step only
+            model_knobs={
+                m: {"refractory": ("clamp",), "reset": ("hard_same_step",), "psc_to_v": ("exact_alpha",)}
+                for m in ("glif3", "iaf_psc_alpha")
+            },
             dtypes=("float64",),
             event_amplitudes="real",
             spike_times="grid",

@@ -32,10 +32,13 @@ Explicit choices (run options, never defaults of PyNN left to chance):
 Step conventions, measured with PyNN 0.13.0 on NEST 3.10, NEURON 9.0.2 and Brian2 2.9.0 at dt 0.1
 and 1.0 (tests/test_pynn_adapter.py checks each):
 
-* an input event at step ``s`` is a SpikeSourceArray spike at ``(s+1)*dt`` (as the NEST adapter's
-  spike_generator); with a Projection delay of ``d`` steps (:func:`snnval.semantics.delay_steps`,
-  handed over as ``d*dt``) V first moves in step ``s+d+1`` on nest and neuron, and in step ``s+d+2``
-  on brian2 (pyNN.brian2 adds the synaptic current to V one step later: its first divergence from NEST);
+* an input event at step ``s`` is a SpikeSourceArray spike at the backend's stamp of a spike emitted in
+  step ``s``: ``(s+1)*dt`` on nest and neuron (as the NEST adapter's spike_generator), ``s*dt`` on brian2
+  (Brian2 emits a generator spike at time T in step T/dt); with a Projection delay of ``d`` steps
+  (:func:`snnval.semantics.delay_steps`, handed over as ``d*dt``) V first moves in step ``s+d+1`` on all
+  three backends, as a recurrent spike of step ``s`` does. (Handing brian2 ``(s+1)*dt`` too, as this
+  adapter once did, made inputs arrive one step late, s+d+2, which looked like a synaptic rule of
+  pyNN.brian2; it is not: its recurrent synapses act in s+d+1, measured, tests/test_pynn_adapter.py);
 * a current change at step ``s`` is a StepCurrentSource time ``(s+2)*dt``; V first moves in step
   ``s+2`` on all three backends, as in the NEST adapter (PyNN applies a source at time T from step T/dt);
 * recorded V: PyNN samples at ``j*dt`` (j = 0 is the initial value); sample ``k+1`` is the state at the
@@ -46,15 +49,17 @@ and 1.0 (tests/test_pynn_adapter.py checks each):
   of the step its threshold is checked in); so ``step = ceil(t/dt - eps) - lag`` with lag 1 (nest,
   neuron) or 0 (brian2). Off grid, ``offset = t - step*dt`` in (0, dt];
 * input events carry no weight: nest and neuron realise an integer amplitude n as n coincident spikes
-  (both deliver them, measured: the same V as one spike of n times the weight); Brian2's
+  (both deliver them, measured: the same V as one spike of n times the weight; on neuron the n spikes come
+  from n layers of sources, one spike each, as a pyNN.neuron train with repeated times stops delivering
+  part way); Brian2's
   SpikeGeneratorGroup refuses two spikes of one source in one step, so pynn-brian2 takes amplitude 1 only.
 
 Semantics: the GLIF3 knobs are declared at NEST glif_psc's values (pyNN.nest runs glif_psc itself);
 the mapping knobs (delay rounding, initial V, delay offset) are the adapter's own and take every value.
-pynn-nest runs as the ``nest-glif-psc`` profile. pyNN.neuron and pyNN.brian2 run only LIF cells, whose
-step rules differ from NEST's in the ways listed above (and brian2's refractory period ends one step
-earlier); they declare no profile (no golden runs, no same-semantics claims) until LIF knobs name those
-differences.
+pynn-nest runs as the ``nest-glif-psc`` profile. pyNN.brian2 holds V one step less after a spike than
+NEST (the knob value ``refractory="clamp_from_spike_step"``, profile ``pynn-brian2``); pyNN.neuron
+advances V by NEURON's implicit (backward) Euler step and records the spike step's V before its reset
+(``psc_to_v="implicit_euler"``, ``reset="hard_next_step"``, profile ``pynn-neuron``).
 """
 
 from __future__ import annotations
@@ -251,13 +256,31 @@ class PyNNNestAdapter(PyNNAdapter):
 class PyNNNeuronAdapter(PyNNAdapter):
     name = "pynn-neuron"
     backend = "neuron"
+    profiles = ("pynn-neuron",)
     description = "PyNN 0.13 on NEURON: IF_curr_exp/IF_curr_alpha/IF_cond_exp (mechanisms compiled at set-up)"
+
+    @staticmethod
+    def _knobs() -> dict[str, tuple]:
+        # NEURON's fixed step: V by implicit Euler, the spike step's V recorded before the reset
+        # (semantics.LIF_KNOB_VALUES, profile pynn-neuron)
+        return {**PyNNAdapter._knobs(), "reset": ("hard_next_step",), "psc_to_v": ("implicit_euler",)}
 
 
 class PyNNBrian2Adapter(PyNNAdapter):
     name = "pynn-brian2"
     backend = "brian2"
+    profiles = ("pynn-brian2",)
     description = "PyNN 0.13 on Brian2 (numpy target): IF_curr_exp/IF_curr_alpha/IF_cond_exp"
+
+    @staticmethod
+    def _knobs() -> dict[str, tuple]:
+        # Brian2's refractory countdown starts in the spike step (semantics.LIF_KNOB_VALUES, profile pynn-brian2)
+        # and its default state updater: exact for IF_curr_exp, forward Euler for IF_cond_exp
+        return {
+            **PyNNAdapter._knobs(),
+            "refractory": ("clamp_from_spike_step",),
+            "psc_to_v": ("brian2_exact_or_euler",),
+        }
 
 
 def run_in_child(backend: str, spec: NetworkSpec, trial: FrozenStimulus, config: RunConfig) -> dict:
@@ -342,12 +365,17 @@ def _celltypes(sim: Any, spec: NetworkSpec, config: RunConfig) -> dict[int, tupl
     out = {}
     for t in np.unique(spec.node_type).tolist():
         model = cells.models[t]
+        # A V_m the file states (native_params) is the initial state; without one the initial_v knob
+        # decides (as the NEST adapter does, adapters/nest_glif.py _node_params).
+        file_v_m = cells.native_params[t].get("V_m")
         if model == "glif3":
             v0 = cells.V_reset_mV[t] if sem.initial_v == "v_reset" else cells.E_L_mV[t]
+            v0 = v0 if file_v_m is None else file_v_m
             out[t] = (_glif_celltype(sim, spec.n_receptors)(**cells.nest_params(t)), "V_m", float(v0))
         else:
             params = iaf_to_pynn(model, cells.native_params[t])
             v0 = params["v_reset"] if sem.initial_v == "v_reset" else params["v_rest"]
+            v0 = v0 if file_v_m is None else file_v_m
             out[t] = (getattr(sim, PYNN_IAF_CELL[model])(**params), "v", float(v0))
     return out
 
@@ -448,19 +476,31 @@ def simulate_trial(backend: str, spec: NetworkSpec, trial: FrozenStimulus, confi
             pops, local,
         )  # fmt: skip
 
-    # Sources: one SpikeSourceArray population; an event at step s fires at (s+1)*dt, amplitude n as n spikes.
+    # Sources: one SpikeSourceArray population; an event at step s fires at the time the backend stamps a
+    # spike of step s ((s + lag)*dt: (s+1)*dt on nest and neuron, s*dt on brian2), amplitude n as n spikes.
+    # On neuron the n spikes go to n layers of sources (layer j fires where the amplitude exceeds j), each
+    # connected like the source: through pyNN.neuron a source train with repeated times stops delivering
+    # part way (measured on ei_cuba: neuron 0's drive ends near 20 ms, the network fires 271 spikes instead
+    # of NEST's 2228; 8061 vs NEST's 7979 without recurrent synapses once layered).
     ev, inp = trial.events, spec.inputs
     if len(ev) and len(inp):
         reps = np.rint(ev.amplitude).astype(np.int64)
-        src = np.repeat(ev.source, reps)
-        times = _device_times(backend, np.repeat(ev.step, reps) + 1, dt)
-        order = np.argsort(src, kind="stable")
-        bounds = np.searchsorted(src[order], np.arange(spec.n_sources + 1))
+        layers = int(reps.max()) if backend == "neuron" and reps.size else 1
+        layer = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)  # j = 0..n-1 per event
+        src = np.repeat(ev.source, reps) * layers + (layer if layers > 1 else 0)
+        steps_ = np.repeat(ev.step, reps)
+        times = _device_times(backend, steps_ + SPIKE_STAMP_LAG[backend], dt)
+        order = np.lexsort((steps_, src))
+        n_src = spec.n_sources * layers
+        bounds = np.searchsorted(src[order], np.arange(n_src + 1))
         per_source = [sim.Sequence(times[order][a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        sources = sim.Population(spec.n_sources, sim.SpikeSourceArray(spike_times=per_source), label="sources")
+        sources = sim.Population(n_src, sim.SpikeSourceArray(spike_times=per_source), label="sources")
+        pre = (inp.pre[:, None] * layers + np.arange(layers)[None, :]).ravel()
+        rep = np.repeat  # every layer of a source connects like the source itself
         n_conn += _connect_groups(
-            sim, sources, inp.pre, inp.post, inp.receptor, inp.weight_pA, inp_steps, dt, spec, pops, local
-        )
+            sim, sources, pre, rep(inp.post, layers), rep(inp.receptor, layers), rep(inp.weight_pA, layers),
+            rep(inp_steps, layers), dt, spec, pops, local,
+        )  # fmt: skip
 
     # Step currents: a change at step s is a StepCurrentSource time (s+2)*dt (V moves in step s+2).
     cur = trial.currents
@@ -486,7 +526,10 @@ def simulate_trial(backend: str, spec: NetworkSpec, trial: FrozenStimulus, confi
             names = [types[t][1] if v == "V_m" else GLIF_RECORDABLE[v] for v in config.record]
             pop[mine].record(names, sampling_interval=dt)
     t1 = time.perf_counter()
-    sim.run(n_steps * dt)
+    # NEURON stamps a spike of the last step at t = tstop and does not record it when the run ends there
+    # (measured on ei_cuba: the one spike of step 1999 of 2000 was lost); one more step records it, and
+    # everything after the grid is dropped below.
+    sim.run((n_steps + (1 if backend == "neuron" else 0)) * dt)
     t2 = time.perf_counter()
 
     lag = SPIKE_STAMP_LAG[backend]

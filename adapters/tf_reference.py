@@ -544,7 +544,14 @@ class TFReferenceAdapter(Adapter):
             models=("glif3", "lif_discrete", "iaf_psc_delta"),
             max_receptors=16,
             recordables=("V_m", "ASC", "I_syn"),
-            knobs={**ALL_KNOB_VALUES, "delay_offset_steps": ("any",)},
+            # every knob value except pyNN.brian2's refractory "clamp_from_spike_step" and pyNN.neuron's
+            # psc_to_v "implicit_euler" (LIF_KNOB_VALUES; run by the Brian2 adapter, no TF model runs them)
+            knobs={
+                **ALL_KNOB_VALUES,
+                "refractory": KNOB_VALUES["refractory"],
+                "psc_to_v": KNOB_VALUES["psc_to_v"],
+                "delay_offset_steps": ("any",),
+            },
             dtypes=("float64", "float32"),
             event_amplitudes="real",
             # the GLIF3 step implements the section-4 resets and end-of-step arrivals only; the

@@ -2,12 +2,14 @@
 
 Method. The reference and the candidate are run on the same frozen input and compared on the
 step grid (trace tier at the same-semantics tolerance, spike tier exact), giving the first
-divergence. The TF reference can run any knob setting, so:
+divergence. A *knob reference* runs both knob settings: the TF reference (default; it runs every
+GLIF3 knob value and the discrete LIF rules), or the Brian2 adapter for NEST's iaf_* LIF models
+(``knob_reference="brian2"``, e.g. pyNN.brian2's refractory rule). Then:
 
-1. *Residual*: TF with the candidate's profile is compared with the candidate simulator. If they
+1. *Residual*: the knob reference with the candidate's profile is compared with the candidate simulator. If they
    agree, the whole discrepancy is semantic (named knobs); if not, the residual is an
    implementation difference that no knob names, and the report says so.
-2. *Single flips*: for each knob on which the two profiles differ, TF runs the reference profile
+2. *Single flips*: for each knob on which the two profiles differ, it runs the reference profile
    with only that knob set to the candidate's value. A knob *explains* the first divergence if its
    flip alone makes the reference diverge at the same step (and neuron) as the candidate does.
 3. *Ladder*: knobs are flipped cumulatively, earliest-acting first, and after each rung the spike
@@ -16,13 +18,15 @@ divergence. The TF reference can run any knob setting, so:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
+from snnval.acceptance import same_semantics_tolerances
 from snnval.compare import Comparison, Divergence, compare
 from snnval.contract import RunResult
 from snnval.runner import run_scenario
-from snnval.semantics import profile
+from snnval.scenarios import get_scenario
+from snnval.semantics import Semantics, profile
 
 
 @dataclass
@@ -56,6 +60,7 @@ class BisectReport:
     residual: Comparison
     single_flips: list[KnobEffect] = field(default_factory=list)
     ladder: list[tuple[str, int]] = field(default_factory=list)
+    knob_reference: str = "tf"
 
     @property
     def explaining_knobs(self) -> list[str]:
@@ -84,6 +89,7 @@ class BisectReport:
             "ladder": [{"after_flipping": k, "spikes_mismatched_to_candidate": n} for k, n in self.ladder],
             "explaining_knobs": self.explaining_knobs,
             "explained": self.explained,
+            "knob_reference": self.knob_reference,
         }
 
     def summary(self) -> str:
@@ -96,11 +102,14 @@ class BisectReport:
             f"  first divergence: {self.first_divergence.describe()}; {self.spikes_mismatched} spikes mismatched"
         )
         if self.residual.passed:
-            lines.append("  TF running the candidate's profile reproduces the candidate: the discrepancy is semantic")
+            lines.append(
+                f"  {self.knob_reference} running the candidate's profile reproduces the candidate: "
+                "the discrepancy is semantic"
+            )
         else:
             fd = self.residual.first_divergence
             lines.append(
-                "  RESIDUAL: TF with the candidate's profile does not reproduce the candidate "
+                f"  RESIDUAL: {self.knob_reference} with the candidate's profile does not reproduce the candidate "
                 f"(first at {fd.describe() if fd else '?'}): an implementation difference no knob names"
             )
         lines.append("  single knob flips (reference profile, one knob set to the candidate's value):")
@@ -122,26 +131,38 @@ def _mismatch(cmp: Comparison) -> int:
     return int(cmp.spikes.n_missing + cmp.spikes.n_extra)
 
 
-def _compare(a: RunResult, b: RunResult) -> Comparison:
-    tol = {k: v for k, v in SAME_SEMANTICS_TOLERANCES.items() if k in a.state and k in b.state}
-    return compare(a, b, tolerances=tol, match_window_steps=0)
+def _compare(a: RunResult, b: RunResult, models: frozenset[str]) -> Comparison:
+    return compare(a, b, tolerances=same_semantics_tolerances(a, b, models=models), match_window_steps=0)
 
 
 def bisect_knobs(
-    scenario: str, reference_sim: str, reference_profile: str, candidate_sim: str, candidate_profile: str, dt_ms: float
+    scenario: str,
+    reference_sim: str,
+    reference_profile: str,
+    candidate_sim: str,
+    candidate_profile: str,
+    dt_ms: float,
+    knob_reference: str = "tf",
+    run: Callable[[str, Semantics], RunResult] | None = None,
 ) -> BisectReport:
+    """Bisect ``candidate`` against ``reference`` on ``scenario``; ``knob_reference`` is the adapter that
+    runs every knob setting of the ladder (it must declare both profiles' values for the scenario's model).
+    ``run(sim, semantics)`` runs the scenario (default: :func:`snnval.runner.run_scenario`; a caller may
+    pass a cached one, e.g. :class:`snnval.lif_pairs.RunCache`)."""
     ref_sem, cand_sem = profile(reference_profile), profile(candidate_profile)
+    if run is None:
 
-    def tf(sem):  # run many times: the runner's persistent TF worker imports TensorFlow once
-        return run_scenario(scenario, "tf", sem, dt_ms)
+        def run(sim, sem):  # the runner's persistent worker imports each simulator once
+            return run_scenario(scenario, sim, sem, dt_ms)
 
-    def run(sim, sem):
-        return tf(sem) if sim == "tf" else run_scenario(scenario, sim, sem, dt_ms)
+    def tf(sem):
+        return run(knob_reference, sem)
 
+    models = get_scenario(scenario).build_spec().neuron_models  # for the V tolerance (acceptance)
     reference = run(reference_sim, ref_sem)
     candidate = run(candidate_sim, cand_sem)
-    main = _compare(reference, candidate)
-    residual = _compare(tf(cand_sem), candidate)
+    main = _compare(reference, candidate, models)
+    residual = _compare(tf(cand_sem), candidate, models)
     report = BisectReport(
         scenario,
         dt_ms,
@@ -150,13 +171,14 @@ def bisect_knobs(
         main.first_divergence,
         _mismatch(main),
         residual,
+        knob_reference=knob_reference,
     )
     differing = ref_sem.differing_knobs(cand_sem)
     if main.first_divergence is None:
         return report
     first = main.first_divergence
     for knob, (ref_value, cand_value) in differing.items():
-        flipped = _compare(reference, tf(ref_sem.with_knobs(**{knob: cand_value})))
+        flipped = _compare(reference, tf(ref_sem.with_knobs(**{knob: cand_value})), models)
         fd = flipped.first_divergence
         explains = fd is not None and fd.step == first.step and fd.neuron == first.neuron
         report.single_flips.append(KnobEffect(knob, ref_value, cand_value, fd, _mismatch(flipped), explains))
@@ -166,8 +188,8 @@ def bisect_knobs(
         key=lambda k: (k.first_divergence is None, k.first_divergence.step if k.first_divergence else 0),
     )
     sem = ref_sem
-    report.ladder.append(("(reference profile)", _mismatch(_compare(tf(sem), candidate))))
+    report.ladder.append(("(reference profile)", _mismatch(_compare(tf(sem), candidate, models))))
     for k in order:
         sem = sem.with_knobs(**{k.knob: k.candidate_value})
-        report.ladder.append((k.knob, _mismatch(_compare(tf(sem), candidate))))
+        report.ladder.append((k.knob, _mismatch(_compare(tf(sem), candidate, models))))
     return report

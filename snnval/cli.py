@@ -1,4 +1,4 @@
-"""Command line: ``snnval list | run | compare | golden | bisect | precision | nightly``.
+"""Command line: ``snnval list | run | compare | golden | bisect | precision | nightly | pairs``.
 
 Exit status: 0 within tolerance, 1 a comparison out of tolerance (or a regression),
 2 a usage or input error (the message names the file, field and expected form).
@@ -209,13 +209,14 @@ def cmd_run(args) -> int:
 
 
 def _compare(scenario_name, sim_a, profile_a, sim_b, profile_b, dt, dtype, window, device="cpu"):
-    from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
+    from snnval.acceptance import same_semantics_tolerances
     from snnval.compare import compare
     from snnval.runner import run_scenario
+    from snnval.scenarios import get_scenario
 
     a = run_scenario(scenario_name, sim_a, profile_a, dt, dtype=dtype, device=device)
     b = run_scenario(scenario_name, sim_b, profile_b, dt, dtype=dtype, device=device)
-    tol = {k: v for k, v in SAME_SEMANTICS_TOLERANCES.items() if k in a.state and k in b.state}
+    tol = same_semantics_tolerances(a, b, models=get_scenario(scenario_name).build_spec().neuron_models)
     return compare(
         a,
         b,
@@ -292,6 +293,7 @@ def cmd_bisect(args) -> int:
         args.candidate_sim,
         args.candidate_profile,
         dt,
+        knob_reference=args.knob_reference,
     )
     if args.json:
         _print_json(report.to_dict())
@@ -420,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reference-profile", default="tf-billeh")
     s.add_argument("--candidate-sim", default="nest")
     s.add_argument("--candidate-profile", default="nest-glif-psc")
+    s.add_argument(
+        "--knob-reference", default="tf", help="adapter that runs every knob setting (tf; brian2 for NEST's iaf_* LIFs)"
+    )
     s.set_defaults(func=cmd_bisect)
 
     s = sub.add_parser("precision", help="a lower-precision run (--dtype float32) explained against float64")
@@ -436,6 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default=None, help="model in the snnval HDF5 format (default: references/v1_digits.h5)")
     s.add_argument("--sim", action="append", default=None, help="only these adapters (repeatable)")
     s.set_defaults(func=cmd_nightly)
+
+    s = sub.add_parser("pairs", help="every pair of LIF-capable adapters on the LIF scenarios: verdict per pair")
+    from snnval.lif_pairs import add_arguments as _pairs_arguments
+    from snnval.lif_pairs import run as _pairs_run
+
+    _pairs_arguments(s)
+    s.set_defaults(func=_pairs_run)
     add_model_bisect_commands(sub)
 
     for name, s in sub.choices.items():

@@ -350,7 +350,7 @@ def scenario_runner(
 def divergence_on(tier: str) -> Callable[[object, object], object]:
     """first_divergence(ra, rb) on the ``spikes`` tier (exact spike match) or ``traces`` (spikes, and every
     recorded variable within the same-semantics tolerances of :mod:`snnval.acceptance`)."""
-    from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
+    from snnval.acceptance import same_semantics_tolerances
     from snnval.compare import compare
 
     if tier not in ("spikes", "traces"):
@@ -359,7 +359,7 @@ def divergence_on(tier: str) -> Callable[[object, object], object]:
     def first(ra, rb):
         tol = None
         if tier == "traces":
-            tol = {k: v for k, v in SAME_SEMANTICS_TOLERANCES.items() if k in ra.state and k in rb.state}
+            tol = same_semantics_tolerances(ra, rb)
         return compare(ra, rb, tolerances=tol).first_divergence
 
     return first

@@ -71,7 +71,8 @@ def check_golden_run(
         raise SpecError(
             str(golden.path),
             f"results/{key}",
-            f"a stored run for this combination (regenerate: snnval golden update {scenario.name})",
+            f"a stored run for this combination (record it: snnval golden update {scenario.name} --sim {sim}; "
+            "an adapter that is new in the registry has no golden until then)",
         )
     stored = golden.results[key]
     if stored.n_spikes < scenario.min_spikes:

@@ -689,7 +689,7 @@ def run_both(
     dt_ms: float | None = None,
 ) -> dict:
     """Run A and B on ``scenario``'s frozen stimulus (built for A) on ``sim``; the comparison as a dict."""
-    from snnval.acceptance import SAME_SEMANTICS_TOLERANCES
+    from snnval.acceptance import same_semantics_tolerances
     from snnval.compare import compare
     from snnval.contract import RunConfig
     from snnval.runner import run_adapter
@@ -702,7 +702,7 @@ def run_both(
     config = RunConfig(semantics=get_profile(profile), record=sc.record)
     ra = run_adapter(sim, a, stim.validated(a.n_sources, a.n_neurons), config)
     rb = run_adapter(sim, b, stim.validated(b.n_sources, b.n_neurons), config)
-    tol = {k: v for k, v in SAME_SEMANTICS_TOLERANCES.items() if k in ra.state and k in rb.state}
+    tol = same_semantics_tolerances(ra, rb, models=a.neuron_models | b.neuron_models)
     cmp = compare(ra, rb, tolerances=tol, reference_name="A", candidate_name="B")
     fd = cmp.first_divergence
     return {

@@ -106,6 +106,7 @@ def _client(scheduler: str | None):
 
 def execute(plan: NightPlan, client, night_id: str) -> dict[str, Any]:
     """Submit every task of ``plan``; return {task key: result or TaskFailure}. Never raises for a task."""
+    from snnval.nightly_sonata import submit_sonata
     from snnval.nightly_tasks import accuracy_task, cell_task, sample_task, scenario_run_task
 
     model = plan.model
@@ -128,7 +129,8 @@ def execute(plan: NightPlan, client, night_id: str) -> dict[str, Any]:
         submit(s.key, sample_task, model.path, s, night_id)
     for run in plan.precision_accuracy:
         submit(run.key, accuracy_task, model.path, model.n, run, night_id)
-    worst_case = sum(r.timeout_s for r in plan.runs) + sum(r.timeout_s for r in plan.accuracy)
+    worst_case = submit_sonata(plan.sonata, submit, futures, night_id)
+    worst_case += sum(r.timeout_s for r in plan.runs) + sum(r.timeout_s for r in plan.accuracy)
     worst_case += sum(v.timeout_s for _, _, v in plan.variants) + sum(s.timeout_s for s in plan.samples)
     worst_case += sum(r.timeout_s for r in plan.precision_accuracy)
     return _gather(client, futures, worst_case + DEADLINE_SLACK_S)
@@ -212,6 +214,9 @@ def assemble(plan: NightPlan, done: dict[str, Any], quick: bool, regressions: li
                 f"{value['scenario']}: {value['simulator']} and {value['reference']} declare the same semantics "
                 f"but differ ({value['reason']})"
             )
+    from snnval.nightly_sonata import assemble_sonata
+
+    cells += assemble_sonata(plan.sonata, done, regressions)
     accuracy, not_run, agreement = _accuracy(plan, done, regressions)
     precision_accuracy = _precision_accuracy(plan, done, cells, regressions)
     return {
@@ -372,7 +377,7 @@ def _precision_accuracy(plan: NightPlan, done: dict[str, Any], cells: list[dict]
                 f"accuracy of {run.runner} moved against float64 (McNemar p = {m['mcnemar_p']:.3g}): "
                 f"{m['candidate']['accuracy']:.1%} vs {m['reference']['accuracy']:.1%}"
             )
-    for cell, value in zip(plan.cells, cells, strict=True):
+    for cell, value in zip(plan.cells, cells[: len(plan.cells)], strict=True):  # the planned cells come first
         if cell.dtype == "float64":
             continue
         value.setdefault("dtype", cell.dtype)

@@ -7,7 +7,8 @@ runs. The grid is the registry's, never a hand-kept list:
   :func:`snnval.acceptance.golden_runs`) against its golden, plus every same-semantics pair
   (:func:`snnval.acceptance.same_semantics_pairs`) against each other;
 * accuracy runners: every adapter x each profile it declares, when its capabilities can run the model;
-* the port ladder: on every adapter with ``port_target = True``.
+* the port ladder: on every adapter with ``port_target = True``;
+* SONATA example rows (:mod:`snnval.nightly_sonata`): every adapter against bmtk pointnet's own run.
 
 A combination that cannot run is planned as a not-applicable entry with the adapter's reason, so every
 cell of the page is pass, fail, not applicable or error, each with its reason. Simulator runs are
@@ -17,12 +18,10 @@ need it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-
-from snnval.errors import SpecError
 
 #: Fixed allowance of one isolated run: spawning a Python process and importing a simulator. Unloaded that
 #: is ~5-10 s (TF's import); measured here with eight jobs sharing the 2 cores (load ~19), a 50-trial NEST run
@@ -36,15 +35,18 @@ TIMEOUT_PER_NEURON_STEP_S = 6e-6
 
 
 def default_timeout_s(n_neurons: int, n_steps: int, n_trials: int) -> float:
-    """Per-run timeout derived from the run's size (see the two constants above for the reasons)."""
-    return TIMEOUT_BASE_S + TIMEOUT_PER_NEURON_STEP_S * float(n_neurons) * n_steps * n_trials
+    """Timeout (s) of one nightly task: the runner's size formula with the two constants above."""
+    from snnval.runner import default_timeout_s as run_timeout_s
+
+    return run_timeout_s(n_neurons, n_steps, n_trials, TIMEOUT_BASE_S, TIMEOUT_PER_NEURON_STEP_S)
 
 
 def check_timeout(timeout_s: float | None) -> None:
-    if timeout_s is not None and not (
-        isinstance(timeout_s, int | float) and math.isfinite(timeout_s) and timeout_s > 0
-    ):
-        raise SpecError("--timeout", "timeout", f"a finite number of seconds > 0, got {timeout_s!r}")
+    """``--timeout``: None (the size-derived default) or a finite number of seconds > 0."""
+    from snnval.runner import parse_timeout
+
+    if timeout_s is not None:
+        parse_timeout(timeout_s, "--timeout", "timeout")
 
 
 def label(sim: str, profile: str) -> str:
@@ -162,6 +164,8 @@ class NightPlan:
     model: ModelInput | None = None
     #: float32 accuracy runs of runners whose adapter declares float32 (precision tier: does accuracy move?)
     precision_accuracy: list[AccuracyRun] = field(default_factory=list)
+    #: SONATA example rows (snnval.nightly_sonata.SonataPlan), against bmtk pointnet's own run
+    sonata: Any = None
 
     def n_tasks(self) -> int:
         planned = [c for c in self.cells if not c.not_applicable]
@@ -282,6 +286,8 @@ def make_plan(
     port_ladder: bool = True,
 ) -> NightPlan:
     """The whole night's plan (no simulator runs; availability and capability checks only)."""
+    from snnval.nightly_sonata import plan_sonata
+
     runs, cells = plan_scenarios(sims, timeout_s, scenarios)
     runners, skipped, samples, variants = plan_accuracy(model, sims, timeout_s, port_ladder)
     p_runs, p_cells, p_accuracy = plan_precision(runners, sims, timeout_s, scenarios)
@@ -297,6 +303,7 @@ def make_plan(
         simulators=simulators_table(sims),
         model=model,
         precision_accuracy=p_accuracy,
+        sonata=plan_sonata(sims, timeout_s),
     )
 
 

@@ -59,14 +59,21 @@ PER_NEURON_STEP_S = 1e-4
 DEFAULT_TIMEOUT_S = 1800.0
 
 
-def default_timeout_s(n_neurons: int, n_steps: int, n_trials: int = 1) -> float:
-    """Default timeout (s) of one run: ``BASE_TIMEOUT_S + PER_NEURON_STEP_S * neurons * steps * trials``.
+def default_timeout_s(
+    n_neurons: int,
+    n_steps: int,
+    n_trials: int = 1,
+    base_s: float = BASE_TIMEOUT_S,
+    per_neuron_step_s: float = PER_NEURON_STEP_S,
+) -> float:
+    """Default timeout (s) of one run: ``base_s + per_neuron_step_s * neurons * steps * trials``.
 
     The work of a time-driven simulation is proportional to neurons x steps x trials (plus the
     synaptic events, which grow with the same product at fixed rates and connectivity); the fixed
-    part covers process start, simulator import and build. Constants and their reasons above.
+    part covers process start, simulator import and build. The defaults are one worker run's
+    (reasons above); the nightly passes its own for a whole isolated task (snnval.nightly_plan).
     """
-    return BASE_TIMEOUT_S + PER_NEURON_STEP_S * float(n_neurons) * float(n_steps) * float(n_trials)
+    return base_s + per_neuron_step_s * float(n_neurons) * float(n_steps) * float(n_trials)
 
 
 def parse_timeout(value, source: str, field_name: str) -> float:

@@ -9,7 +9,10 @@ declare which values they support.
 The LIF family adds ``LIF_KNOB_VALUES`` (kept apart from that table): the resets
 ``hard_next_step`` and ``subtract_same_step`` and the knob ``input_timing``, which
 the discrete-time LIF rule of deep-learning SNN libraries needs (profile
-``snn-discrete``; the TF reference runs it as model ``lif_discrete``).
+``snn-discrete``; the TF reference runs it as model ``lif_discrete``), and the rules
+of the PyNN backends' LIF cells (``refractory="clamp_from_spike_step"``,
+``psc_to_v="implicit_euler"`` / ``"brian2_exact_or_euler"``; profiles ``pynn-brian2``,
+``pynn-neuron``), which the Brian2 adapter runs for NEST's iaf_* models (not the TF reference).
 
 Step conventions shared by every adapter (integer time, see DESIGN.md):
 
@@ -77,6 +80,23 @@ LIF_KNOB_VALUES: dict[str, tuple] = {
     # "in_arrival_step": it adds to V in step a itself, before step a's threshold test (the discrete
     #     rule's sum_j w_j s_j[t]; NEST iaf_psc_delta's rule).
     "input_timing": ("end_of_arrival_step", "in_arrival_step"),
+    # "clamp_from_spike_step": the refractory countdown of ceil(t_ref/dt) steps starts in the spike step
+    #     itself, so V is held in steps s+1 .. s+n-1 and integrates again in step s+n (n = ceil(t_ref/dt)),
+    #     one step earlier than NEST's "clamp" (held in s+1 .. s+n, free in s+n+1). pyNN.brian2 (PyNN 0.13,
+    #     Brian2 2.9): Brian2 stamps a spike of step s at s*dt and its ``refractory`` condition holds while
+    #     t - lastspike < t_ref, measured on IF_curr_exp and IF_cond_exp at dt 0.1 ms
+    #     (tests/test_pynn_adapter.py, tests/test_lif_pairs.py).
+    "refractory": ("clamp_from_spike_step",),
+    # "implicit_euler": V advanced by one backward (implicit) Euler step from the input current at the start
+    #     of the step, U' = (U + h/C I) / (1 + h/tau_m) with U = V - E_L (conductance cells: the conductances
+    #     at the start of the step, V' = (V + h/C (g_L E_L + g_ex E_ex + g_in E_in + I)) / (1 + h/C (g_L + g_ex
+    #     + g_in))), where NEST applies the exact propagator ("exact_alpha"). pyNN.neuron (PyNN 0.13, NEURON
+    #     9.0.2, fixed step): measured to 2e-12 mV on IF_curr_exp under DC and after an input spike.
+    # "brian2_exact_or_euler": Brian2's default state updater, method=('exact', 'euler', 'heun'), which
+    #     pyNN.brian2 (PyNN 0.13) uses: the exact solution for linear (current-based) cells, NEST's propagators
+    #     again, and one forward Euler step of V and the conductances for conductance-based cells (V g is not
+    #     linear): V' = V + h/C (g_L (E_L - V) + g_ex (E_ex - V) + g_in (E_in - V) + I), g' = g (1 - h/tau_syn).
+    "psc_to_v": ("implicit_euler", "brian2_exact_or_euler"),
 }
 
 #: Every knob and every value a Semantics may take (GLIF3 section 4 plus the LIF additions).
@@ -218,6 +238,31 @@ PROFILES: dict[str, Semantics] = {
         initial_v="e_l",
         input_timing="in_arrival_step",
         name="nest-psc-delta",
+    ),
+    # pyNN.brian2's LIF cells (IF_curr_exp, IF_cond_exp): NEST's step except that the refractory countdown
+    # starts in the spike step (refractory="clamp_from_spike_step") and conductance cells take a forward Euler
+    # step (psc_to_v="brian2_exact_or_euler"); the Brian2 adapter runs NEST's LIF models under it and
+    # reproduces pyNN.brian2 spike for spike.
+    "pynn-brian2": Semantics(
+        reset="hard_same_step",
+        refractory="clamp_from_spike_step",
+        asc="nest_exact",
+        psc_to_v="brian2_exact_or_euler",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        name="pynn-brian2",
+    ),
+    # pyNN.neuron's LIF cells (NEURON's fixed step): V by implicit Euler (psc_to_v="implicit_euler"), and the
+    # spike step's recorded V still above threshold, V_reset from the next step on (reset="hard_next_step";
+    # the refractory clamp then holds it for ceil(t_ref/dt) steps after the spike step, as NEST).
+    "pynn-neuron": Semantics(
+        reset="hard_next_step",
+        refractory="clamp",
+        asc="nest_exact",
+        psc_to_v="implicit_euler",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        name="pynn-neuron",
     ),
     # The discrete-time LIF rule of deep-learning SNN libraries (snnTorch ``Leaky`` with
     # reset_mechanism="zero", Norse/SpikingJelly discrete LIF): u[t] = beta u[t-1] (1 - s[t-1]) +

@@ -8,10 +8,14 @@ Reads what bmtk's pointnet reads from a simulation config (``bmtk/simulator/poin
 * ``run``: ``dt`` and ``tstop`` (or ``duration``) in ms, whole steps of NEST's resolution;
   ``precise_times`` (bmtk's default: true) and ``allow_offgrid_spikes`` choose the time rule of input
   spikes (:mod:`snnval.time_grid`).
-* ``inputs``: ``input_type: spikes`` with ``module`` ``sonata``/``h5``/``hdf5``/``csv`` (``input_file``
-  and a ``node_set`` of virtual nodes); ``module: IClamp`` (``amp``, ``delay``, ``duration``, scalars
-  or lists, onto a ``node_set`` of neurons). NWB spike inputs and ``function`` inputs (user Python code)
-  are refused with the reason.
+* ``inputs``: ``input_type: spikes`` with ``module`` ``sonata``/``h5``/``hdf5``/``csv``/``nwb`` (``input_file``
+  and a ``node_set`` of virtual nodes; ``trial`` for NWB); ``module: IClamp`` onto a ``node_set`` of neurons
+  with ``input_type`` ``current_clamp`` (``amp``, ``delay``, ``duration``, scalars or lists), ``csv``/``file``
+  (a waveform file) or ``nwb``/``allen`` (an Allen Cell Types sweep), read as bmtk's
+  ``bmtk/simulator/core/modules/iclamp.py`` readers read them. ``function`` inputs (user Python code) are
+  refused with the reason.
+* ``run.block_run`` where the blocks add up to tstop; ``run.n_runs`` > 1 is refused (:func:`_check_block_run`,
+  :func:`load_sonata_simulation`).
 * ``node_sets`` (inline) or ``node_sets_file``; a node set is a name or an inline dict with
   ``population``, ``node_id``/``node_ids`` and node-type columns (``pop_name``, ``model_type``,
   ``node_type_id``, ...), or a list of node ids (as bmtk reads a list).
@@ -31,12 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pandas as pd
 
 from snnval.errors import SpecError
-from snnval.loaders.sonata import SonataNodes, _resolve_manifest, _substitute, load_sonata_nodes
-from snnval.sonata_spikes import SpikeTable, read_spike_file, write_spike_csv, write_spike_h5
+from snnval.loaders.sonata import SonataNodes, _resolve_manifest, config_path, load_sonata_nodes
+from snnval.sonata_spikes import SpikeTable, read_nwb_spike_file, read_spike_file, write_spike_csv, write_spike_h5
 from snnval.spec import NetworkSpec
 from snnval.stimulus import CurrentSteps, Events, FrozenStimulus
 from snnval.time_grid import (
@@ -49,7 +54,7 @@ from snnval.time_grid import (
     steps_from_spike_times,
 )
 
-SPIKE_MODULES = ("sonata", "h5", "hdf5", "csv")
+SPIKE_MODULES = ("sonata", "h5", "hdf5", "csv", "nwb")
 IC_AMP_UNITS = ("auto", "nA", "pA")
 
 
@@ -129,14 +134,10 @@ class _Config:
             if "networks" in raw or not isinstance(nxt, str):
                 return
             manifest = _resolve_manifest(raw.get("manifest", {}), current.parent, str(current))
-            p = Path(_substitute(nxt.replace("${configdir}", str(current.parent)), manifest))
-            chain, current = (*chain, resolved), (p if p.is_absolute() else current.parent / p)
+            chain, current = (*chain, resolved), config_path(nxt, current, manifest, str(current), "network")
 
     def path_of(self, value: Any, where: str) -> Path:
-        if not isinstance(value, str):
-            raise SpecError(self.source, where, "a path string")
-        p = Path(_substitute(value.replace("${configdir}", str(self.path.parent)), self.manifest))
-        return p if p.is_absolute() else self.path.parent / p
+        return config_path(value, self.path, self.manifest, self.source, where)
 
 
 def _positive(value: Any, source: str, where: str) -> float:
@@ -206,17 +207,51 @@ def _node_set_filter(
     return out
 
 
+def _bmtk_node_set_caveats(value: Any, node_sets: dict, where: str) -> list[str]:
+    """Notes where bmtk 1.2.0's pointnet selects other nodes than the node set names (measured here).
+
+    bmtk's node filter (``bmtk/utils/sonata/group.py`` ``NodeGroup.filter``) does not know ``node_type_id``:
+    it prints "Could not find property node_type_id ... Ignoring." and selects the whole population. A
+    node-type column (``pop_name``, ``model_name``, ...) selects nothing with pandas >= 3: ``types_table.find``
+    compares the column's object dtype with pandas' string dtype. The suite selects what the set says.
+    """
+    for _ in range(20):  # follow node-set names to the definition
+        if not isinstance(value, str) or value not in node_sets:
+            break
+        value = node_sets[value]
+    if not isinstance(value, dict):
+        return []
+    keys = set(value) - {"population", "populations", "node_id", "node_ids"}
+    notes = []
+    if "node_type_id" in keys:
+        notes.append(
+            f"{where}: bmtk 1.2.0 pointnet ignores node_type_id in a node set and would clamp the whole "
+            "population; the suite clamps the node types named"
+        )
+    if keys - {"node_type_id"}:
+        notes.append(
+            f"{where}: bmtk 1.2.0 pointnet with pandas >= 3 matches no node-type column value "
+            f"({sorted(keys - {'node_type_id'})}) and would clamp no node (NEST then refuses the connection); "
+            "the suite clamps the nodes the set selects"
+        )
+    return notes
+
+
 # --- inputs --------------------------------------------------------------------------------------------------
 
 
 def _spike_events(
     cfg: _Config, name: str, inp: dict, node_sets: dict, nodes: SonataNodes, dt: float, tstop: float, rule: str,
-    allow_offgrid: bool,
+    allow_offgrid: bool, notes: list[str] | None = None,
 ) -> Events:  # fmt: skip
+    """Input events of one spike-file input.
+
+    bmtk pointnet (``pointnetwork.py`` ``add_spike_trains``) feeds every virtual node of the node set's
+    populations; the node set's other keys (node ids, columns) do not narrow an input. The suite does the
+    same and says so in the notes when the node set would have selected fewer nodes.
+    """
     where = f"inputs.{name}"
     module = str(inp.get("module", "")).lower()
-    if module == "nwb":
-        raise SpecError(cfg.source, f"{where}.module", "sonata, h5 or csv spike files (NWB inputs are not read yet)")
     if module not in SPIKE_MODULES:
         raise SpecError(cfg.source, f"{where}.module", f"one of {SPIKE_MODULES} for spike inputs, got {module!r}")
     if "node_set" not in inp:
@@ -233,8 +268,24 @@ def _spike_events(
     if not path.is_file():
         raise SpecError(cfg.source, f"{where}.input_file", f"an existing spike file ({path} not found)")
     default_pop = next(iter(selected)) if len(selected) == 1 else None
-    table = read_spike_file(path, default_population=default_pop)
     src = str(path)
+    if module == "nwb":
+        if default_pop is None:
+            raise SpecError(
+                cfg.source,
+                f"{where}.node_set",
+                f"one virtual population for an NWB file (it names none; bmtk would feed the same trains to each of "
+                f"{sorted(selected)})",
+            )
+        trial = inp.get("trial")
+        table = read_nwb_spike_file(path, default_pop, None if trial is None else str(trial))
+        with h5py.File(path, "r") as f:  # the error fields name the file's own groups
+            nwb_trial = str(trial) if trial is not None else next(iter(f["processing"]))
+        ids_field = f"processing/{nwb_trial}/spike_train"
+        times_field = f"processing/{nwb_trial}/spike_train/<node_id>/data"
+    else:
+        table = read_spike_file(path, default_population=default_pop)
+        ids_field = times_field = ""
     step_parts, source_parts, offset_parts = [], [], []
     known = {e[0] for e in nodes.sources}
     for pop in np.unique(table.population.astype(str)) if len(table) else []:
@@ -253,23 +304,32 @@ def _spike_events(
         bad = ids[pos] != nid
         if np.any(bad):
             raise SpecError(
-                src, f"spikes/{pop}/node_ids", f"node ids of population {pop!r} (id {nid[bad][0]} is not one)"
+                src,
+                ids_field or f"spikes/{pop}/node_ids",
+                f"node ids of population {pop!r} (id {nid[bad][0]} is not one)",
             )
-        keep = selected[pop][pos]  # spikes of nodes outside the node set are not fed
+        keep = np.ones(nid.size, dtype=bool)  # bmtk feeds the whole population (docstring)
+        if notes is not None and not np.all(selected[pop][pos]):
+            notes.append(
+                f"{where}: node set {inp['node_set']!r} selects part of population {pop!r}; as in bmtk pointnet, "
+                f"all of its {nid.size} spikes in {path.name} are fed"
+            )
         if np.any(t <= 0):
-            raise SpecError(src, f"spikes/{pop}/timestamps", f"times > 0 ms (NEST refuses {t[t <= 0][0]!r} ms)")
+            raise SpecError(
+                src, times_field or f"spikes/{pop}/timestamps", f"times > 0 ms (NEST refuses {t[t <= 0][0]!r} ms)"
+            )
         late = t > tstop
         if np.any(late):
             raise SpecError(
                 src,
-                f"spikes/{pop}/timestamps",
+                times_field or f"spikes/{pop}/timestamps",
                 f"times <= run.tstop = {tstop:g} ms ({int(late.sum())} spikes later, first {t[late][0]!r} ms)",
             )
         if rule == "precise":
             steps = precise_spike_steps(t[keep], dt)
             offset_parts.append(spike_offsets_ms(t[keep], steps, dt))
         else:  # NEST's grid rule: a grid generator keeps no offset
-            steps = grid_spike_steps(t[keep], dt, allow_offgrid, src, f"spikes/{pop}/timestamps")
+            steps = grid_spike_steps(t[keep], dt, allow_offgrid, src, times_field or f"spikes/{pop}/timestamps")
             offset_parts.append(np.full(steps.size, dt))
         step_parts.append(steps)
         source_parts.append(pos[keep] + offset)
@@ -303,12 +363,12 @@ def _as_list(value: Any, source: str, where: str) -> list[float]:
     return out
 
 
-def _iclamp_deltas(
-    cfg: _Config, name: str, inp: dict, node_sets: dict, nodes: SonataNodes, dt: float, amp_scale: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(neuron, step, change of current in pA) of one IClamp, as bmtk pointnet programs NEST with it."""
-    where = f"inputs.{name}"
-    for key in ("amp", "delay", "duration", "node_set"):
+CLAMP_INPUT_TYPES = ("current_clamp", "csv", "file", "nwb", "allen")
+
+
+def _pulse_series(cfg: _Config, where: str, inp: dict, dt: float) -> tuple[list[float], list[float]]:
+    """bmtk's amplitude series of ``amp``/``delay``/``duration`` pulses (input_type ``current_clamp``)."""
+    for key in ("amp", "delay", "duration"):
         if key not in inp:
             raise SpecError(cfg.source, f"{where}.{key}", "a value (IClamp needs amp, delay, duration, node_set)")
     amps = _as_list(inp["amp"], cfg.source, f"{where}.amp")
@@ -329,19 +389,151 @@ def _iclamp_deltas(
                 f"onsets > dt = {dt:g} ms (bmtk pointnet silently skips a pulse at {d:g} ms; the suite refuses it)",
             )
         times.append(d)
-        levels.append(a * amp_scale)
+        levels.append(a)
         if i + 1 == len(amps) or d + dur <= delays[i + 1]:
             times.append(d + dur)
             levels.append(0.0)
+    return times, levels
+
+
+def _csv_waveform(cfg: _Config, where: str, inp: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    """(times ms, amplitudes, file) of a CSV clamp waveform, the columns bmtk's ``CSVAmpReader`` reads.
+
+    bmtk (``bmtk/simulator/core/modules/iclamp.py``): ``file``; ``separator`` (default one space);
+    ``timestamps_column`` (default ``timestamps``) and ``amplitudes_column`` (default ``amps``); at least
+    two rows. Each row sets the amplitude from its time on (no off switch after the last row).
+    """
+    path = cfg.path_of(inp.get("file"), f"{where}.file")
+    if not path.is_file():
+        raise SpecError(cfg.source, f"{where}.file", f"an existing CSV waveform file ({path} not found)")
+    src = str(path)
+    sep = inp.get("separator", " ")
+    ts_col = inp.get("timestamps_column", "timestamps")
+    amp_col = inp.get("amplitudes_column", "amps")
+    try:
+        df = pd.read_csv(path, sep=sep)
+    except Exception as exc:
+        raise SpecError(src, "content", f"a table separated by {sep!r} ({exc})") from exc
+    for opt, col in (("timestamps_column", ts_col), ("amplitudes_column", amp_col)):
+        if col not in df.columns:
+            raise SpecError(src, str(col), f"a column (columns are {list(df.columns)}; set {where}.{opt})")
+    if len(df) < 2:
+        raise SpecError(src, str(ts_col), "two or more rows (bmtk's CSV clamp reader requires them)")
+    try:
+        t = df[ts_col].to_numpy(dtype=float)
+        a = df[amp_col].to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(src, f"{ts_col}/{amp_col}", f"numbers ({exc})") from exc
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(a))):
+        raise SpecError(src, f"{ts_col}/{amp_col}", "finite numbers")
+    return t, a, src
+
+
+def _nwb_waveform(cfg: _Config, where: str, inp: dict) -> tuple[np.ndarray, np.ndarray, str]:
+    """(times ms, amplitudes, file) of an Allen Cell Types NWB sweep, read as bmtk's ``NWBReader`` reads it.
+
+    bmtk: ``file`` and ``sweep_id`` (an integer n means group ``Sweep_n``); the stimulus is
+    ``/epochs/<sweep>/stimulus/timeseries/data`` in A, multiplied by 1e9, sampled at
+    ``starting_time.attrs['rate']`` Hz from 0; ``downsample`` (ms, when larger than the sample
+    interval) keeps every round(downsample / interval)-th sample; ``sweep_window`` [start, stop] ms keeps
+    the samples in it; ``delay`` (ms) is added to every time afterwards.
+    """
+    for key in ("file", "sweep_id"):
+        if key not in inp:
+            raise SpecError(cfg.source, f"{where}.{key}", "a value (an NWB clamp needs file and sweep_id)")
+    path = cfg.path_of(inp["file"], f"{where}.file")
+    if not path.is_file() or not h5py.is_hdf5(path):
+        raise SpecError(cfg.source, f"{where}.file", f"an existing NWB (HDF5) file ({path} is not one)")
+    src = str(path)
+    sweep = inp["sweep_id"]
+    try:
+        sweep = f"Sweep_{int(sweep)}"
+    except (TypeError, ValueError):
+        sweep = str(sweep)
+    grp_path = f"epochs/{sweep}/stimulus/timeseries"
+    with h5py.File(path, "r") as f:
+        if grp_path not in f:
+            raise SpecError(src, grp_path, f"the stimulus of sweep {sweep} (missing; {where}.sweep_id)")
+        g = f[grp_path]
+        for key in ("data", "starting_time"):
+            if key not in g:
+                raise SpecError(src, f"{grp_path}/{key}", "a dataset (missing)")
+        rate = g["starting_time"].attrs.get("rate")
+        if rate is None or not float(rate) > 0:
+            raise SpecError(src, f"{grp_path}/starting_time.attrs['rate']", f"a sampling rate in Hz > 0, got {rate!r}")
+        amps = np.asarray(g["data"][()], dtype=float).ravel() * 1.0e9
+    idt = 1000.0 / float(rate)
+    times = np.arange(amps.size) * idt
+    down = inp.get("downsample")
+    if down is not None and float(down) > idt:
+        stride = int(np.round(float(down) / idt))
+        amps, times = amps[::stride], times[::stride]
+    window = inp.get("sweep_window")
+    if window is not None:
+        if not (isinstance(window, list) and len(window) == 2 and 0 <= window[0] < window[1]):
+            raise SpecError(
+                cfg.source, f"{where}.sweep_window", f"[start, stop] ms with 0 <= start < stop, got {window!r}"
+            )
+        keep = (times >= window[0]) & (times <= window[1])
+        amps, times = amps[keep], times[keep]
+    times = times + float(inp.get("delay", 0.0))
+    if not np.all(np.isfinite(amps)):
+        raise SpecError(src, f"{grp_path}/data", "finite amplitudes")
+    return times, amps, src
+
+
+def _waveform_series(
+    cfg: _Config, where: str, inp: dict, dt: float, itype: str
+) -> tuple[list[float], list[float], str]:
+    """A file waveform as the amplitude series bmtk pointnet hands NEST (``modules/iclamp.py``).
+
+    bmtk drops every sample at or before dt (NEST cannot take them); the suite follows it where those
+    samples are 0 (nothing is lost) and refuses a nonzero one, which bmtk would silently lose.
+    NEST needs strictly increasing amplitude times.
+    """
+    times, amps, src = (_nwb_waveform if itype in ("nwb", "allen") else _csv_waveform)(cfg, where, inp)
+    early = times <= dt
+    if np.any(amps[early] != 0.0):
+        bad = times[early][np.flatnonzero(amps[early] != 0.0)[0]]
+        raise SpecError(
+            src,
+            "timestamps",
+            f"nonzero amplitudes only after dt = {dt:g} ms (bmtk pointnet silently drops the one at {bad:g} ms; "
+            "the suite refuses it)",
+        )
+    times, amps = times[~early], amps[~early]
+    if times.size and np.any(np.diff(times) <= 0):
+        i = int(np.flatnonzero(np.diff(times) <= 0)[0])
+        raise SpecError(src, "timestamps", f"strictly increasing times (NEST requires it; {times[i + 1]:g} ms)")
+    return times.tolist(), amps.tolist(), src
+
+
+def _iclamp_deltas(
+    cfg: _Config, name: str, inp: dict, node_sets: dict, nodes: SonataNodes, dt: float, amp_scale: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(neuron, step, change of current in pA) of one IClamp, as bmtk pointnet programs NEST with it."""
+    where = f"inputs.{name}"
+    itype = str(inp.get("input_type", "current_clamp"))
+    if itype not in CLAMP_INPUT_TYPES:
+        raise SpecError(cfg.source, f"{where}.input_type", f"one of {CLAMP_INPUT_TYPES} for an IClamp, got {itype!r}")
+    if "node_set" not in inp:
+        raise SpecError(cfg.source, f"{where}.node_set", "the node set of the clamped neurons (missing)")
+    if itype == "current_clamp":
+        times, levels = _pulse_series(cfg, where, inp, dt)
+        src, field_name = cfg.source, f"{where}.delay"
+    else:
+        times, levels, src = _waveform_series(cfg, where, inp, dt, itype)
+        field_name = "timestamps"
+    levels = [a * amp_scale for a in levels]
     _steps, on_grid = nest_grid_steps(np.array(times), dt)
     if not np.all(on_grid):
         bad = np.array(times)[~on_grid][0]
-        raise SpecError(
-            cfg.source, f"{where}.delay", f"onsets and offsets on the {dt:g} ms grid (NEST refuses {bad:g} ms)"
-        )
+        raise SpecError(src, field_name, f"onsets and offsets on the {dt:g} ms grid (NEST refuses {bad:g} ms)")
     # bmtk connects the generator with a delay of one step (dt).
     steps = step_current_change_step(np.array(times), dt, dt)
     delta = np.diff(np.concatenate(([0.0], levels)))
+    changed = delta != 0.0  # a sample that repeats the level changes nothing
+    steps, delta = steps[changed], delta[changed]
     selected = _node_set_filter(inp["node_set"], node_sets, nodes, "neurons", cfg.source, f"{where}.node_set")
     neurons = np.concatenate(
         [nodes.lookup("neurons", p)[3] + np.flatnonzero(m) for p, m in selected.items()] or [np.zeros(0, np.int64)]
@@ -369,6 +561,34 @@ def _current_steps(neuron: np.ndarray, step: np.ndarray, delta: np.ndarray, n_st
 # --- the loader ----------------------------------------------------------------------------------------------
 
 
+def _check_block_run(run: dict, dt: float, tstop: float, source: str) -> None:
+    """Accept ``block_run`` where bmtk's blocks add up to tstop; refuse it where they do not.
+
+    bmtk pointnet (``pointsimulator.py`` ``_get_block_trial`` and ``run``) simulates n = int(f) blocks of
+    ``block_size * dt`` ms, f = tstop / (block_size * dt), then ``(f - n) * dt`` ms: the remainder is scaled by
+    dt, not by the block length, so unless f is whole the run is shorter than tstop. NEST simulating in
+    pieces is the same run as simulating at once, so whole blocks are the one-run stimulus read here.
+    """
+    if not run.get("block_run"):
+        return
+    if "block_size" not in run:
+        raise SpecError(source, "run.block_size", "a number of steps per block (block_run is set)")
+    try:
+        size = int(run["block_size"])
+    except (TypeError, ValueError):
+        raise SpecError(source, "run.block_size", f"a whole number of steps, got {run['block_size']!r}") from None
+    if size < 1 or size != run["block_size"]:
+        raise SpecError(source, "run.block_size", f"a whole number of steps >= 1, got {run['block_size']!r}")
+    blocks = tstop / (size * dt)
+    if blocks != int(blocks) or blocks < 1:
+        raise SpecError(
+            source,
+            "run.block_size",
+            f"a block length that divides tstop = {tstop:g} ms ({tstop:g} / ({size} * {dt:g}) = {blocks:g}; bmtk "
+            f"would simulate only {int(blocks) * size * dt + (blocks - int(blocks)) * dt:g} ms)",
+        )
+
+
 def load_sonata_simulation(
     config: str | Path, *, iclamp_amp_unit: str = "auto", output_dir: str | Path | None = None
 ) -> SonataSimulation:
@@ -391,9 +611,12 @@ def load_sonata_simulation(
     if not on_grid[0]:
         raise SpecError(cfg.source, f"run.{tkey}", f"a whole number of dt = {dt:g} ms steps, got {tstop!r}")
     n_steps = int(steps[0])
-    for key in ("n_runs", "block_run"):
-        if run.get(key):
-            raise SpecError(cfg.source, f"run.{key}", "absent: one run per config (repeated runs are not read)")
+    if run.get("n_runs") not in (None, 1):
+        # bmtk pointnet runs tstop n_runs times on one NEST kernel without a reset; inputs are re-initialised each
+        # run (a list of spike files, one per run, offset by the biological time; a single file's generators are
+        # re-connected, the clamp re-created with times already past). That is not one frozen stimulus here.
+        raise SpecError(cfg.source, "run.n_runs", "absent or 1: one run per config (repeated runs are not read)")
+    _check_block_run(run, dt, tstop, cfg.source)
     rule = "precise" if run.get("precise_times", True) else "grid"
     allow_offgrid = bool(run.get("allow_offgrid_spikes", False))
 
@@ -434,15 +657,12 @@ def load_sonata_simulation(
             )
         if itype == "spikes":
             events = events.concat(
-                _spike_events(cfg, name, inp, node_sets, nodes, dt, tstop, rule, allow_offgrid), dt_ms=dt
+                _spike_events(cfg, name, inp, node_sets, nodes, dt, tstop, rule, allow_offgrid, notes), dt_ms=dt
             )
         elif module == "IClamp":
-            if "file" in inp or "input_file" in inp:
-                raise SpecError(
-                    cfg.source, where, "amp, delay and duration lists (CSV/NWB clamp waveforms are not read)"
-                )
             parts.append(_iclamp_deltas(cfg, name, inp, node_sets, nodes, dt, amp_scale))
             notes.append(f"{where}: IClamp amp read as {unit}")
+            notes.extend(_bmtk_node_set_caveats(inp["node_set"], node_sets, where))
         else:
             raise SpecError(cfg.source, f"{where}.module", f"spike inputs ({SPIKE_MODULES}) or IClamp, got {module!r}")
     if parts:

@@ -10,6 +10,13 @@ Layouts (SONATA specification, ``docs/SONATA_DEVELOPER_GUIDE.md`` "Spike file"; 
 * CSV: space separated with the header ``timestamps population node_ids``; ``population`` may be absent
   (then the caller names it).
 
+* NWB (``module: nwb``): the layout bmtk 1.2.0 reads (``spike_train_readers.NWBSTReader``; bmtk's own
+  test files, ``spikes.onepop.v1.0.nwb``): ``/processing/<trial>/spike_train/<node_id>/data``, one float
+  dataset of times per node; the trial group is named by the input's ``trial`` or is the only one. The
+  file carries no population: bmtk feeds the trains, by node id, to the node set's virtual population.
+  A pynwb ``/units`` table (what bmtk's ``SpikeTrains.to_nwb`` writes) is not that layout, and bmtk's
+  pointnet cannot read it; it is refused with that reason.
+
 Times are in ms. Written times are NEST's stamps (:func:`snnval.time_grid.spike_times_ms`), so reading a
 file this module wrote gives back the same steps and offsets (a lossless round trip, tested).
 """
@@ -128,6 +135,64 @@ def _read_csv(path: Path, default_population: str | None) -> SpikeTable:
     return SpikeTable(pop, raw.astype(np.int64), _finite_times(t, src, "timestamps"))
 
 
+_NWB_MS_UNITS = ("ms", "millisecond", "milliseconds", "msec")
+
+
+def read_nwb_spike_file(path: str | os.PathLike, population: str, trial: str | None = None) -> SpikeTable:
+    """Read bmtk's NWB spike-train layout (module docstring) as spikes of ``population``.
+
+    ``trial`` names the group under ``/processing``; without it the file must hold exactly one (as bmtk
+    requires). Node ids are the names of the ``spike_train`` subgroups. Times are ms: a ``unit``
+    attribute other than milliseconds is refused (bmtk would use the numbers as ms regardless).
+    """
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise SpecError(src, "path", "an existing NWB spike file")
+    if not h5py.is_hdf5(path):
+        raise SpecError(src, "path", "an NWB (HDF5) file with /processing/<trial>/spike_train/<node_id>/data")
+    pops, ids, times = [], [], []
+    with h5py.File(path, "r") as f:
+        if "processing" not in f:
+            why = (
+                " (this file has a pynwb /units table, which bmtk 1.2.0's pointnet does not read)"
+                if "units" in f
+                else ""
+            )
+            raise SpecError(src, "processing", f"bmtk's NWB layout /processing/<trial>/spike_train/<node_id>/data{why}")
+        trials = sorted(f["processing"])
+        if trial is None:
+            if len(trials) != 1:
+                raise SpecError(
+                    src, "processing", f"exactly one trial group, or the input's 'trial' naming one of {trials}"
+                )
+            trial = trials[0]
+        if trial not in f["processing"]:
+            raise SpecError(src, f"processing/{trial}", f"a trial group; the file has {trials}")
+        where = f"processing/{trial}/spike_train"
+        if "spike_train" not in f["processing"][trial]:
+            raise SpecError(src, where, "a group of per-node spike trains (missing)")
+        for key, grp in f[where].items():
+            try:
+                nid = int(key)
+            except ValueError:
+                raise SpecError(src, f"{where}/{key}", "a node id (integer group name)") from None
+            if not isinstance(grp, h5py.Group) or "data" not in grp:
+                raise SpecError(src, f"{where}/{key}/data", "a dataset of spike times in ms (missing)")
+            ds = grp["data"]
+            unit = ds.attrs.get("unit", ds.attrs.get("units", "millisecond"))
+            unit = unit.decode() if isinstance(unit, bytes) else str(unit)
+            if unit.lower() not in _NWB_MS_UNITS:
+                raise SpecError(src, f"{where}/{key}/data.attrs['unit']", f"milliseconds, got {unit!r}")
+            t = np.asarray(ds[()], dtype=float).ravel()
+            times.append(_finite_times(t, src, f"{where}/{key}/data"))
+            ids.append(np.full(t.size, nid, dtype=np.int64))
+            pops.append(np.full(t.size, population, dtype=object))
+    if not times:
+        return SpikeTable(np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0))
+    return SpikeTable(np.concatenate(pops), np.concatenate(ids), np.concatenate(times))
+
+
 def write_spike_h5(path: str | os.PathLike, table: SpikeTable) -> Path:
     """Write ``table`` as a SONATA spike file (sorted by time), atomically."""
     path = Path(path)
@@ -156,4 +221,4 @@ def write_spike_csv(path: str | os.PathLike, table: SpikeTable) -> Path:
     return path
 
 
-__all__ = ["SpikeTable", "read_spike_file", "write_spike_csv", "write_spike_h5"]
+__all__ = ["SpikeTable", "read_nwb_spike_file", "read_spike_file", "write_spike_csv", "write_spike_h5"]

@@ -284,6 +284,12 @@ class NetworkSpec:
     def n_receptors(self) -> int:
         return self.cells.n_receptors
 
+    @property
+    def neuron_models(self) -> frozenset[str]:
+        """The neuron models of the node types some neuron uses (no models listed: every type is GLIF3)."""
+        models = self.cells.models or ("glif3",) * self.cells.n_types
+        return frozenset(models[t] for t in np.unique(self.node_type).tolist())
+
     def per_neuron(self, name: str) -> np.ndarray:
         """A GLIF3Cells attribute expanded to one row per neuron."""
         return np.asarray(getattr(self.cells, name))[self.node_type]

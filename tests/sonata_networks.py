@@ -122,10 +122,13 @@ def build_network(root: Path, seed: int = 3, n_lgn: int = 40) -> Path:
     return path
 
 
-def write_lgn_spikes(path: Path, tstop_ms: float, n_lgn: int = 40, rate_Hz: float = 60.0, seed: int = 5) -> np.ndarray:
+def write_lgn_spikes(
+    path: Path, tstop_ms: float, n_lgn: int = 40, rate_Hz: float = 60.0, seed: int = 5, min_time_ms: float = 1e-3
+) -> np.ndarray:
     """Off-grid Poisson spike times (ms, rounded to 1 ns like a recorded file) via bmtk's SpikeTrains writer.
 
     A few spikes sit exactly on 0.1 ms and 0.01 ms grid points, where ceil and round agree only by rule.
+    Times below ``min_time_ms`` are raised to it.
     """
     from bmtk.utils.reports.spike_trains import SpikeTrains
 
@@ -134,7 +137,7 @@ def write_lgn_spikes(path: Path, tstop_ms: float, n_lgn: int = 40, rate_Hz: floa
     ids = np.repeat(np.arange(n_lgn), n)
     times = np.round(rng.uniform(0.0, tstop_ms, ids.size), 6)
     times[:6] = [10.0, 20.1, 35.37, 50.05, 0.3, 60.7]  # grid points (0.3 is 2.9999... steps of 0.1 in float)
-    times = np.clip(times, 1e-3, tstop_ms)
+    times = np.clip(times, min_time_ms, tstop_ms)
     st = SpikeTrains(population="lgn")
     st.add_spikes(node_ids=ids, timestamps=times, population="lgn")
     st.to_sonata(str(path))
@@ -232,3 +235,49 @@ def build_precise_network(root: Path, seed: int = 9, n_lgn: int = 40) -> Path:
     path = root / "circuit_config.json"
     path.write_text(json.dumps(circuit, indent=2))
     return path
+
+
+def write_lgn_spikes_nwb(path: Path, times_ms: np.ndarray, node_ids: np.ndarray, trial: str = "trial_0") -> None:
+    """The LGN trains in the NWB layout bmtk 1.2.0's pointnet reads (``NWBSTReader``).
+
+    bmtk's own ``SpikeTrains.to_nwb`` needs pynwb and writes a ``/units`` table that ``NWBSTReader`` cannot
+    read, so the file is written as bmtk's tests write theirs (``spikes.onepop.v1.0.nwb``): one
+    ``/processing/<trial>/spike_train/<node_id>/data`` dataset of times per node, unit millisecond.
+    """
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        grp = f.create_group(f"/processing/{trial}/spike_train")
+        for nid in np.unique(node_ids):
+            ds = grp.create_dataset(f"{int(nid)}/data", data=np.sort(times_ms[node_ids == nid]).astype(np.float64))
+            ds.attrs["dimension"] = "time"
+            ds.attrs["unit"] = "millisecond"
+
+
+#: a clamp waveform as bmtk's CSVAmpReader reads it: (time ms, amplitude handed to NEST as pA)
+CLAMP_CSV_ROWS = ((0.0, 0.0), (40.0, 150.0), (80.5, 320.0), (120.0, -60.0), (150.3, 0.0), (200.0, 240.0))
+
+
+def write_clamp_csv(path: Path, rows=CLAMP_CSV_ROWS) -> None:
+    """A space-separated ``timestamps amps`` clamp waveform (bmtk's default column names)."""
+    path.write_text("timestamps amps\n" + "".join(f"{t!r} {a!r}\n" for t, a in rows))
+
+
+def write_allen_sweep_nwb(path: Path, sweep: int, duration_ms: float, rate_Hz: float = 100_000.0) -> np.ndarray:
+    """An Allen Cell Types style NWB sweep (``/epochs/Sweep_<n>/stimulus/timeseries``, data in A) as bmtk reads it.
+
+    Waveform: 0 until 30 ms, a 180 pA step to 90 ms, a ramp from 0 to 260 pA over 100-200 ms, 0 after.
+    Returns the data in pA.
+    """
+    import h5py
+
+    t = np.arange(int(round(duration_ms * rate_Hz / 1000.0))) * 1000.0 / rate_Hz
+    pA = np.where((t >= 30.0) & (t < 90.0), 180.0, 0.0)
+    ramp = (t >= 100.0) & (t < 200.0)
+    pA[ramp] = np.round(260.0 * (t[ramp] - 100.0) / 100.0, 3)
+    with h5py.File(path, "w") as f:
+        g = f.create_group(f"epochs/Sweep_{sweep}/stimulus/timeseries")
+        g.create_dataset("data", data=pA * 1e-12)
+        st = g.create_dataset("starting_time", data=0.0)
+        st.attrs["rate"] = rate_Hz
+    return pA

@@ -113,7 +113,7 @@ def _assert_same(b2, nest, min_spikes: int) -> None:
 
 def test_registered_available_and_fail_closed():
     assert "brian2" in adapter_names() and isinstance(get_adapter("brian2"), Brian2Adapter)
-    assert ADAPTER.profiles == ("nest-glif-psc",)
+    assert ADAPTER.profiles == ("nest-glif-psc", "pynn-neuron", "pynn-brian2")
     caps = ADAPTER.capabilities()
     assert caps.models == ("glif3", "iaf_psc_exp", "iaf_psc_alpha", "iaf_cond_exp")
     assert caps.event_amplitudes == "real" and caps.options == {"codegen": ("numpy", "cython", "cpp_standalone")}

@@ -10,6 +10,7 @@ import pytest
 
 from snnval.cli import main
 from snnval.golden import read_golden
+from snnval.semantics import PROFILES
 
 pytestmark = pytest.mark.quick
 
@@ -30,10 +31,7 @@ def test_list_json_names_adapters_and_scenarios(capsys):
     assert unavailable == expected_unavailable, names
     assert all(names[n]["reason"] for n in unavailable)
     assert {s["name"] for s in out["scenarios"]} >= {"single_neuron_step", "synaptic_events", "glif3_network"}
-    assert set(out["profiles"]) == {
-        "tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "snn-discrete", "nest-psc-delta", "brainpy-gifref",
-        "norse-lif-box",
-    }  # fmt: skip
+    assert set(out["profiles"]) == set(PROFILES) >= {"tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "pynn-neuron"}
 
 
 def test_compare_same_semantics_exits_0_with_figures(capsys):

@@ -131,6 +131,52 @@ def test_grids_derive_from_the_registry():
     assert ("nest-psc-delta", "tf", "nest") in same_semantics_pairs()
 
 
+def test_sim_selection_pairs_a_new_adapter_with_every_partner_of_its_profile():
+    """``pytest --sim NAME`` (partners=True) compares NAME with every registered adapter of its profile;
+    among the selected adapters alone a single adapter has no pair, and TF (the first of nest-glif-psc)
+    cannot run iaf_psc_exp, so NAME must also meet NEST."""
+    assert same_semantics_pairs(["pynn-nest"]) == []
+    pairs = same_semantics_pairs(["pynn-nest"], partners=True)
+    assert pairs and all("pynn-nest" in (ref, cand) for _, ref, cand in pairs)
+    assert ("nest-glif-psc", "tf", "pynn-nest") in pairs and ("nest-glif-psc", "nest", "pynn-nest") in pairs
+    # the reference of a pair is the earlier-registered adapter
+    order = adapter_names()
+    assert all(order.index(ref) < order.index(cand) for _, ref, cand in pairs)
+    # without a selection the pairs are the full-suite ones
+    assert same_semantics_pairs(partners=True) == same_semantics_pairs()
+
+
+def test_a_missing_golden_says_how_to_record_it_for_that_adapter():
+    """An adapter new to the registry has golden slots but no stored runs: its golden check fails (never a
+    silent pass) and names the command that records that adapter's runs only."""
+    from snnval.errors import SpecError
+    from snnval.golden_workflow import check_golden_run
+    from snnval.scenarios import SCENARIOS
+
+    if "nest-entrypoint" not in adapter_names():
+        pytest.fail("snnval-example-plugin is not installed: bootstrap.py installs it into the test environment")
+    if not get_adapter("nest-entrypoint").availability().available:
+        pytest.skip("NEST is not available here")
+
+    def never_run(*args, **kwargs):
+        raise AssertionError("a missing golden must be reported before anything runs")
+
+    with pytest.raises(SpecError) as info:
+        check_golden_run(SCENARIOS["single_neuron_step"], "nest-entrypoint", "nest-glif-psc", 1.0, run_fn=never_run)
+    assert info.value.field == "results/nest-entrypoint/nest-glif-psc/dt1/float64"
+    assert "snnval golden update single_neuron_step --sim nest-entrypoint" in info.value.expected
+
+
+def test_not_applicable_at_run_names_the_adapter():
+    """A compare runs two adapters: the reason a run is refused must say which one refused it."""
+    nest = get_adapter("nest")
+    if not nest.availability().available:
+        pytest.skip(f"NEST is not available here: {nest.availability().reason}")
+    spec, stim = get_scenario("single_neuron_step").build(1.0)
+    with pytest.raises(NotApplicable, match=r"^nest: knob reset='subtract_next_step' is not supported"):
+        nest.run(spec, stim, RunConfig(semantics=profile("tf-billeh")))
+
+
 def test_entry_point_adapter_runs_the_real_simulator():
     """A third-party distribution (examples/snnval-example-plugin, installed by bootstrap.py) registers
     an adapter through the ``snnval.adapters`` entry-point group; it runs real NEST."""
@@ -175,3 +221,24 @@ def test_every_package_is_installed():
     found = {".".join(p.parent.relative_to(root).parts) for p in (root / "snnval").rglob("__init__.py")}
     found.add("snnval.adapters")  # adapters/ is installed under snnval's namespace (package-dir)
     assert found == listed
+
+
+def test_per_adapter_marker_selects_one_adapters_checks():
+    """``pytest validation -m per_adapter --sim NAME`` (README "Adding an adapter") collects exactly the tests
+    that run per selected adapter: NAME's closed-form and golden checks and its same-semantics pairs with every
+    adapter of its profile (NEST included), and no unit test."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = ["validation/test_lif_scenarios.py", "validation/test_scenarios.py", "tests/test_units.py"]
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--collect-only", "-m", "per_adapter"]
+    proc = subprocess.run([*cmd, "--sim", "pynn-nest", *files], cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    lif = [i for i in ids if i.startswith("validation/test_lif_scenarios.py")]
+    assert lif and all("[pynn-nest-" in i for i in lif)
+    pairs = [i for i in ids if "test_same_semantics_reproduces_spike_for_spike" in i]
+    assert any("nest-glif-psc-nest-vs-pynn-nest-lif_single_neuron" in i for i in pairs)
+    assert all("pynn-nest-" in i for i in pairs)
+    assert any("test_against_golden[pynn-nest-nest-glif-psc-" in i for i in ids)
+    assert not [i for i in ids if i.startswith("tests/")]

@@ -59,5 +59,5 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "same_semantics_pair" in metafunc.fixturenames:
         from snnval.acceptance import same_semantics_pairs
 
-        pairs = same_semantics_pairs(metafunc.config.getoption("--sim"))
+        pairs = same_semantics_pairs(metafunc.config.getoption("--sim"), partners=True)
         metafunc.parametrize("same_semantics_pair", pairs, ids=[f"{p}-{r}-vs-{c}" for p, r, c in pairs])

@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 
 from snnval.acceptance import golden_runs, same_semantics_pairs
+from snnval.adapters import adapter_names
 from snnval.nightly import MIN_SAME_SEMANTICS_AGREEMENT, local_cluster, run_nightly
 from snnval.nightly_plan import declares_dtype
+from snnval.nightly_sonata import ROW_PREFIX, SONATA_EXAMPLES
 from snnval.scenarios import SCENARIOS
 from validation.conftest import require
 
@@ -57,7 +59,13 @@ def test_nightly_quick_produces_a_passing_report(night):
     results = json.loads((out / "report" / "results.json").read_text())
     assert code == 0, results["regressions"]
     assert (out / "report" / "index.html").stat().st_size > 1000
-    cells = results["scenarios"]
+    sonata = [c for c in results["scenarios"] if c["scenario"].startswith(ROW_PREFIX)]
+    cells = [c for c in results["scenarios"] if not c["scenario"].startswith(ROW_PREFIX)]
+    # the SONATA example row: one cell per registered adapter against bmtk pointnet's own run; NEST and the
+    # bmtk adapter reproduce it spike for spike, the rest pass or say why not
+    assert len(sonata) == len(SONATA_EXAMPLES) * len(adapter_names())
+    assert {c["simulator"] for c in sonata if c["status"] == "pass"} >= {"nest (nest-glif-psc)", "bmtk (nest-glif-psc)"}
+    assert all(c["status"] == "pass" or (c["status"] == "not_applicable" and c["reason"]) for c in sonata), sonata
     # per scenario and dt: one golden cell per registered (adapter, profile) and one cell per same-semantics
     # pair; every cell passes or is not applicable with its reason (e.g. the TF reference has no iaf_* models,
     # bmtk-dpointnet runs at dt 1 ms only)
@@ -197,8 +205,9 @@ def test_hung_and_crashing_simulators_do_not_stall_the_night(fault_adapters, tmp
     cells = results["scenarios"]
     bad = [c for c in cells if faulty(c["simulator"]) or faulty(c["reference"])]
     good = [c for c in cells if c not in bad]
-    # per scenario x dt and faulty adapter: its golden cell and its same-semantics pair with NEST
-    assert len(bad) == 3 * 2 * 2 * 2
+    # per scenario x dt and faulty adapter: its golden cell and its same-semantics pair with NEST; and its
+    # cell of each SONATA example row
+    assert len(bad) == 3 * 2 * 2 * 2 + len(SONATA_EXAMPLES) * len(FAULTY)
     assert all(c["status"] == "error" and c["reason"] for c in bad), [(c["simulator"], c["status"]) for c in bad]
     not_run = {a["runner"]: a for a in results["accuracy_not_run"]}
     assert set(not_run) == {f"{f} (nest-glif-psc)" for f in FAULTY}
@@ -220,7 +229,7 @@ def test_hung_and_crashing_simulators_do_not_stall_the_night(fault_adapters, tmp
     assert [a["runner"] for a in results["accuracy"]] == ["nest (nest-glif-psc)"]
     assert results["accuracy"][0]["correct"] == normal["accuracy"][0]["correct"]
     assert results["port_variants"] == normal["port_variants"] == []
-    n_crash_runs = 3 * 2 + 2  # its scenario runs, its accuracy run, its sample run
+    n_crash_runs = 3 * 2 + 2 + len(SONATA_EXAMPLES)  # its scenario runs, accuracy run, sample run, SONATA runs
     # + half the normal night: the machine is shared, and the two nights run minutes apart under other load
     bound = 1.5 * normal_s + FAULT_TIMEOUT_S + n_crash_runs * crash_s
     print(f"normal night {normal_s:.0f} s, fault night {wall_s:.0f} s, crash run {crash_s:.1f} s, bound {bound:.0f} s")

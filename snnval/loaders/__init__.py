@@ -11,10 +11,15 @@ module              reads
 ``tf_pickle``       the TF training code's ``network_dat.pkl`` + ``input_dat.pkl`` (+ checkpoint variables)
 ``desplit_h5``      the public TF -> NEST port's "desplit" HDF5 layout
 ``sonata``          SONATA networks (as written by bmtk), GLIF3 and NEST-native node types
+``tf_layout``       (no loader) the TF code's array conventions shared by ``tf_pickle`` and ``desplit_h5``
 ==================  ========================================================================================
 
 :func:`load_model_file` picks the loader from the file's content.
-The helpers here (array checks that name file and field) are shared by the loader modules.
+Every loader runs in phases, each a small function: **read** (files -> arrays and dicts, errors naming the
+file and the field), **classify** (which node model, unit convention, file variant, populations),
+**check** (ids, receptors, delays, counts consistent across fields) and **build** (canonical units ->
+:class:`~snnval.spec.NetworkSpec`, then :func:`finish_spec`). The helpers here (array checks that name file
+and field, the GLIF3 parameter names, file and step checks) are shared by the loader modules.
 """
 
 from __future__ import annotations
@@ -29,20 +34,25 @@ from typing import Any
 import numpy as np
 
 from snnval.errors import SpecError
-from snnval.spec import V1_RECEPTORS, NetworkSpec
+from snnval.spec import V1_RECEPTORS, NetworkSpec, Synapses
 
 __all__ = [
+    "GLIF3_NEST_SCALARS",
     "LoadedModel",
     "Readout",
     "READOUT_RULE",
     "TF_READOUT_WINDOW_MS",
     "check_array",
     "check_connections",
+    "check_group_connections",
     "check_ids",
+    "check_step_ms",
+    "concat_synapses",
     "finish_spec",
     "load_model_file",
     "read_h5_array",
     "receptor_names",
+    "require_hdf5_file",
 ]
 
 #: Readout window of the TF Billeh MNIST model, [start, stop) ms. Same value as
@@ -196,6 +206,59 @@ def check_connections(
             fields[2],
             f"receptor indices in [{receptor_base}, {n_receptors - 1 + receptor_base}] (found {bad})",
         )
+
+
+#: Scalar GLIF3 parameters in NEST ``glif_psc`` naming (the names of ``network_dat.pkl``, desplit
+#: ``glif3_params`` and SONATA ``dynamics_params``) -> :class:`~snnval.spec.GLIF3Cells` field (mV, nS, pF, ms).
+GLIF3_NEST_SCALARS: dict[str, str] = {
+    "V_th": "V_th_mV",
+    "E_L": "E_L_mV",
+    "V_reset": "V_reset_mV",
+    "g": "g_nS",
+    "C_m": "C_m_pF",
+    "t_ref": "t_ref_ms",
+}
+
+
+def check_step_ms(dt_ms: float, caller: str) -> None:
+    """Refuse a simulation step that is not a finite number > 0 (ms); ``caller`` names the function."""
+    if not (dt_ms > 0 and np.isfinite(dt_ms)):
+        raise SpecError(caller, "dt_ms", "a finite number > 0")
+
+
+def require_hdf5_file(path: Path, existing: str, layout: str) -> None:
+    """Refuse a path that is not an existing file (``existing``: what it should be) or not HDF5 (``layout``)."""
+    import h5py
+
+    if not path.is_file():
+        raise SpecError(str(path), "path", existing)
+    if not h5py.is_hdf5(path):
+        raise SpecError(str(path), "format", layout)
+
+
+def concat_synapses(parts: Sequence[tuple[np.ndarray, ...]]) -> Synapses:
+    """One :class:`~snnval.spec.Synapses` from (pre, post, receptor, weight_pA, delay_ms) parts; empty if none."""
+    if not parts:
+        return Synapses.empty()
+    return Synapses(*(np.concatenate(c) for c in zip(*parts, strict=True)))
+
+
+def check_group_connections(
+    syn: Any, *, n_pre: int, n_post: int, n_receptors: int, source: str, group: str, names: tuple[str, str, str]
+) -> None:
+    """:func:`check_connections` on ``syn.pre``, ``syn.post``, ``syn.receptor`` (0-based), read from the
+    datasets ``group/<name>`` of one file group (the error names them)."""
+    fields = (f"{group}/{names[0]}", f"{group}/{names[1]}", f"{group}/{names[2]}")
+    check_connections(
+        syn.pre,
+        syn.post,
+        syn.receptor,
+        n_pre=n_pre,
+        n_post=n_post,
+        n_receptors=n_receptors,
+        source=source,
+        fields=fields,
+    )
 
 
 def receptor_names(n_receptors: int) -> tuple[str, ...]:

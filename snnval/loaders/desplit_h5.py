@@ -40,6 +40,7 @@ Where the fact sheet is silent, these assumptions were taken from the port's pub
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,28 +49,26 @@ import numpy as np
 
 from snnval.errors import SpecError
 from snnval.loaders import (
+    GLIF3_NEST_SCALARS,
     LoadedModel,
     Readout,
-    check_connections,
+    check_group_connections,
     check_ids,
+    check_step_ms,
     finish_spec,
     open_h5,
     read_h5_array,
     receptor_names,
+    require_hdf5_file,
 )
-from snnval.loaders.tf_pickle import tf_input_synapses
+from snnval.loaders.tf_layout import background_matrix, decode_tf_columns, input_delay_note, tf_input_synapses
 from snnval.semantics import TF_MAX_DELAY_MS
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
 from snnval.units import bkg_tf_to_pA, weight_tf_to_pA
 
 #: glif3_params key -> (GLIF3Cells field, trailing shape).
 PARAM_KEYS: dict[str, tuple[str, tuple]] = {
-    "V_th": ("V_th_mV", ()),
-    "E_L": ("E_L_mV", ()),
-    "V_reset": ("V_reset_mV", ()),
-    "g": ("g_nS", ()),
-    "C_m": ("C_m_pF", ()),
-    "t_ref": ("t_ref_ms", ()),
+    **{key: (col, ()) for key, col in GLIF3_NEST_SCALARS.items()},
     "k": ("asc_decay_per_ms", (2,)),
     "asc_amps": ("asc_amps_pA", (2,)),
     "tau_syn": ("tau_syn_ms", (None,)),
@@ -81,8 +80,42 @@ _NORMALISED_KEYS = {"v_th", "e_l", "v_reset", "syn_decay", "psc_initial", "volta
 #: Default number of readout classes (MNIST) when the file has no ``n_output`` attribute.
 DEFAULT_N_CLASSES = 10
 
+#: The groups every desplit file has.
+_REQUIRED_GROUPS = ("neurons", "neurons/glif3_params", "recurrent", "input")
+
+
+@dataclass
+class _Connections:
+    """Connection arrays as the file stores them: ids, 0-based receptors, TF-normalised weights, delays (ms)."""
+
+    pre: np.ndarray
+    post: np.ndarray
+    receptor: np.ndarray
+    weight_tf: np.ndarray
+    delay_ms: np.ndarray | None = None
+
+
+@dataclass
+class _DesplitFile:
+    """Everything read from a desplit file, in the file's units (read phase)."""
+
+    node_type: np.ndarray
+    cells: GLIF3Cells
+    recurrent: _Connections
+    inputs: _Connections
+    n_lgn: int | None  # the n_input attribute
+    bkg_tf: np.ndarray | None  # (N, R), TF units
+    bkg_where: str | None
+    readout_ids: np.ndarray | None
+    n_output: int | None
+    n_neurons_attr: int | None
+
+
+# --- read: file -> arrays (errors name the file and the dataset) --------------------------------------------
+
 
 def _root_int(f: h5py.File, key: str) -> int | None:
+    """An integer root attribute, or None when absent."""
     value = f.attrs.get(key)
     if value is None:
         return None
@@ -93,6 +126,7 @@ def _root_int(f: h5py.File, key: str) -> int | None:
 
 
 def _read_cells(f: h5py.File, source: str) -> GLIF3Cells:
+    """The per-node-type GLIF3 table (NEST units), refusing the normalised c3.py variant by name."""
     grp = f["neurons/glif3_params"]
     if not isinstance(grp, h5py.Group):
         raise SpecError(source, "neurons/glif3_params", "a group with one dataset per GLIF3 parameter")
@@ -108,9 +142,9 @@ def _read_cells(f: h5py.File, source: str) -> GLIF3Cells:
         )
     v_th = read_h5_array(grp, "V_th", source, shape=(None,))
     n_types = v_th.shape[0]
-    cols: dict[str, np.ndarray] = {}
-    for key, (col, trailing) in PARAM_KEYS.items():
-        cols[col] = read_h5_array(grp, key, source, shape=(n_types, *trailing))
+    cols = {
+        col: read_h5_array(grp, key, source, shape=(n_types, *trailing)) for key, (col, trailing) in PARAM_KEYS.items()
+    }
     if np.all(cols["V_th_mV"] == 1.0) and np.all(cols["E_L_mV"] == 0.0):
         raise SpecError(
             source,
@@ -120,15 +154,170 @@ def _read_cells(f: h5py.File, source: str) -> GLIF3Cells:
     return GLIF3Cells(**cols, names=tuple(str(i) for i in range(n_types)))
 
 
-def _bkg_weights(f: h5py.File, source: str, n: int, n_rec: int) -> tuple[np.ndarray | None, str | None]:
+def _read_connections(group: h5py.Group, source: str, *, with_delays: bool) -> _Connections:
+    """sources, targets, receptor_types, weights (and delays) of one desplit group, equal lengths."""
+    pre = read_h5_array(group, "sources", source, kind="int", shape=(None,))
+    m = pre.shape[0]
+    post = read_h5_array(group, "targets", source, kind="int", shape=(m,))
+    receptor = read_h5_array(group, "receptor_types", source, kind="int", shape=(m,))
+    weight = read_h5_array(group, "weights", source, shape=(m,))
+    delay = read_h5_array(group, "delays", source, shape=(m,)) if with_delays else None
+    return _Connections(pre, post, receptor, weight, delay)
+
+
+def _read_background(f: h5py.File, source: str, n: int, n_rec: int) -> tuple[np.ndarray | None, str | None]:
+    """Background weights (TF units, (N, R)) and where they were found, or (None, None)."""
     for where in ("input/bkg_weights", "background/weights"):
         if where in f:
             group, name = where.split("/")
-            arr = read_h5_array(f[group], name, source)
-            if arr.shape not in ((n, n_rec), (n * n_rec,)):
-                raise SpecError(source, where, f"shape ({n}, {n_rec}) or ({n * n_rec},), got {arr.shape}")
-            return arr.reshape(n, n_rec), where
+            return background_matrix(read_h5_array(f[group], name, source), n, n_rec, source, where), where
     return None, None
+
+
+def _read_file(f: h5py.File, source: str, n_classes: int | None) -> _DesplitFile:
+    """Read every dataset and attribute the loader uses; shapes checked, consistency not yet.
+
+    ``n_output`` is read only when it decides the readout's class count (a readout, no ``n_classes``).
+    """
+    for group in _REQUIRED_GROUPS:
+        if group not in f:
+            raise SpecError(source, group, "a group of the desplit layout (missing)")
+    node_type = read_h5_array(f["neurons"], "node_type_ids", source, kind="int", shape=(None,))
+    if node_type.shape[0] == 0:
+        raise SpecError(source, "neurons/node_type_ids", "at least one neuron")
+    cells = _read_cells(f, source)
+    _check_node_types(node_type, cells, source)
+    recurrent = _read_connections(f["recurrent"], source, with_delays=True)
+    inputs = _read_connections(f["input"], source, with_delays=False)
+    n_rec = cells.tau_syn_ms.shape[1]
+    bkg_tf, bkg_where = _read_background(f, source, node_type.shape[0], n_rec)
+    readout_ids = read_h5_array(f["readout"], "neuron_ids", source, kind="int") if "readout" in f else None
+    return _DesplitFile(
+        node_type=node_type,
+        cells=cells,
+        recurrent=recurrent,
+        inputs=inputs,
+        n_lgn=_root_int(f, "n_input"),
+        bkg_tf=bkg_tf,
+        bkg_where=bkg_where,
+        readout_ids=readout_ids,
+        n_output=_root_int(f, "n_output") if readout_ids is not None and not n_classes else None,
+        n_neurons_attr=_root_int(f, "n_neurons"),
+    )
+
+
+# --- classify: which variant wrote the file --------------------------------------------------------------------
+
+
+def _decode_encoded_sources(rec: _Connections, n: int, dt_ms: float, notes: list[str]) -> _Connections:
+    """The c3.py variant's ``recurrent/sources`` (TF columns ``src + N*(delay_steps-1)``) decoded, else as is.
+
+    Columns beyond TF's largest delay cannot come from TF and are left to be refused as bad ids.
+    """
+    max_steps = int(np.round(TF_MAX_DELAY_MS / dt_ms))
+    pre = rec.pre
+    if not (pre.size and pre.min() >= 0 and n <= pre.max() < n * max_steps):
+        return rec
+    n_enc = int(np.count_nonzero(pre >= n))
+    src, steps = decode_tf_columns(pre, n)
+    notes.append(
+        f"recurrent/sources hold TF's delay-encoded columns ({n_enc} values >= N = {n}): "
+        "decoded to source ids and delays (recurrent/delays ignored)"
+    )
+    return _Connections(src, rec.post, rec.receptor, rec.weight_tf, steps * dt_ms)
+
+
+def _n_lgn_sources(raw: _DesplitFile, notes: list[str]) -> int:
+    """LGN source count: the n_input attribute, else the largest input source id + 1 (noted)."""
+    if raw.n_lgn is not None:
+        return raw.n_lgn
+    pre = raw.inputs.pre
+    n_lgn = int(pre.max()) + 1 if pre.size else 0
+    notes.append(f"no n_input attribute: {n_lgn} LGN sources (largest source id + 1)")
+    return n_lgn
+
+
+def _readout_pools(ids: np.ndarray, n_classes: int, n: int, source: str) -> Readout:
+    """``readout/neuron_ids`` (flat: C pools of k, or already (C, k)) as a checked :class:`Readout`."""
+    if ids.ndim == 1:
+        if ids.size % n_classes:
+            raise SpecError(
+                source,
+                "readout/neuron_ids",
+                f"{n_classes} pools of equal size (length divisible by {n_classes}), got {ids.size} ids",
+            )
+        ids = ids.reshape(n_classes, ids.size // n_classes)
+    check_ids(ids, n, source, "readout/neuron_ids")
+    return Readout(ids, description=f"{n_classes} pools from readout/neuron_ids (TF localized readout)")
+
+
+# --- check: consistency across datasets --------------------------------------------------------------------------
+
+
+def _check_node_types(node_type: np.ndarray, cells: GLIF3Cells, source: str) -> None:
+    """Every neuron's node type has a row of glif3_params, and every used type has V_th > E_L."""
+    if node_type.min() < 0 or node_type.max() >= cells.n_types:
+        raise SpecError(
+            source,
+            "neurons/node_type_ids",
+            f"node types in [0, {cells.n_types - 1}] "
+            f"(one row of glif3_params each), got [{node_type.min()}, {node_type.max()}]",
+        )
+    if np.any(~(cells.vsc_mV[node_type] > 0)):
+        raise SpecError(source, "neurons/glif3_params/V_th", "V_th > E_L for every node type")
+
+
+def _check_connections(c: _Connections, *, n_pre: int, n: int, n_rec: int, source: str, group: str) -> None:
+    """Ids and receptors in range (fields named as in the file), delays >= 0."""
+    check_group_connections(
+        c,
+        n_pre=n_pre,
+        n_post=n,
+        n_receptors=n_rec,
+        source=source,
+        group=group,
+        names=("sources", "targets", "receptor_types"),
+    )
+    if c.delay_ms is not None and np.any(c.delay_ms < 0):
+        raise SpecError(source, f"{group}/delays", "delays >= 0 ms")
+
+
+def _check_neuron_count(raw: _DesplitFile, source: str) -> None:
+    """The optional n_neurons attribute agrees with neurons/node_type_ids."""
+    n = raw.node_type.shape[0]
+    if raw.n_neurons_attr is not None and raw.n_neurons_attr != n:
+        raise SpecError(
+            source, "attrs['n_neurons']", f"{n} (the length of neurons/node_type_ids), got {raw.n_neurons_attr}"
+        )
+
+
+# --- build: canonical units -> NetworkSpec ----------------------------------------------------------------------
+
+
+def _build_spec(
+    raw: _DesplitFile, rec: _Connections, n_lgn: int, dt_ms: float, name: str, notes: list[str]
+) -> tuple[NetworkSpec, int]:
+    """The spec (weights in pA: ``w_TF * vsc_post``, background ``bkg_TF * vsc / 10``) and its bkg synapse count."""
+    vsc = raw.cells.vsc_mV[raw.node_type]
+    inp = raw.inputs
+    w_pA = weight_tf_to_pA(rec.weight_tf, vsc[rec.post])
+    in_w = weight_tf_to_pA(inp.weight_tf, vsc[inp.post])
+    bkg_pA = None if raw.bkg_tf is None else bkg_tf_to_pA(raw.bkg_tf, vsc[:, None])
+    inputs, source_names, n_bkg = tf_input_synapses(inp.pre, inp.post, inp.receptor, in_w, n_lgn, bkg_pA, dt_ms)
+    if raw.bkg_tf is not None:
+        notes.append(f"background weights from {raw.bkg_where}: one source 'bkg', {n_bkg} non-zero synapses")
+    notes.append(input_delay_note(dt_ms))
+    spec = NetworkSpec(
+        name=name,
+        cells=raw.cells,
+        node_type=raw.node_type,
+        synapses=Synapses(rec.pre, rec.post, rec.receptor, w_pA, rec.delay_ms),
+        n_sources=len(source_names),
+        inputs=inputs,
+        source_names=source_names,
+        receptor_names=receptor_names(raw.cells.tau_syn_ms.shape[1]),
+    )
+    return spec, n_bkg
 
 
 def load_desplit(
@@ -140,133 +329,35 @@ def load_desplit(
     Sources: ``lgn_<i>`` for ``0..n_input-1``, then ``"bkg"`` when background weights are present (one
     source to every neuron and receptor with a non-zero weight; the stimulus supplies its counts, see
     :mod:`snnval.loaders.tf_pickle` for the arithmetic). ``n_classes`` overrides the readout's class count.
+    Phases: read (:func:`_read_file`), classify (delay-encoded sources, LGN count, readout pools),
+    check (ids, receptors, delays, counts), build (:func:`_build_spec`, then :func:`finish_spec`).
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise SpecError(source, "path", "an existing desplit HDF5 file")
-    if not h5py.is_hdf5(path):
-        raise SpecError(source, "format", "an HDF5 file in the desplit layout")
-    if not (dt_ms > 0 and np.isfinite(dt_ms)):
-        raise SpecError("load_desplit", "dt_ms", "a finite number > 0")
+    require_hdf5_file(path, "an existing desplit HDF5 file", "an HDF5 file in the desplit layout")
+    check_step_ms(dt_ms, "load_desplit")
     notes: list[str] = []
     with open_h5(path) as f:
-        for group in ("neurons", "neurons/glif3_params", "recurrent", "input"):
-            if group not in f:
-                raise SpecError(source, group, "a group of the desplit layout (missing)")
-        node_type = read_h5_array(f["neurons"], "node_type_ids", source, kind="int", shape=(None,))
-        n = node_type.shape[0]
-        if n == 0:
-            raise SpecError(source, "neurons/node_type_ids", "at least one neuron")
-        cells = _read_cells(f, source)
-        n_rec = cells.tau_syn_ms.shape[1]
-        if node_type.min() < 0 or node_type.max() >= cells.n_types:
-            raise SpecError(
-                source,
-                "neurons/node_type_ids",
-                f"node types in [0, {cells.n_types - 1}] "
-                f"(one row of glif3_params each), got [{node_type.min()}, {node_type.max()}]",
-            )
-        vsc = cells.vsc_mV[node_type]
-        if np.any(~(vsc > 0)):
-            raise SpecError(source, "neurons/glif3_params/V_th", "V_th > E_L for every node type")
+        raw = _read_file(f, source, n_classes)
+    n = raw.node_type.shape[0]
+    n_rec = raw.cells.tau_syn_ms.shape[1]
+    rec = _decode_encoded_sources(raw.recurrent, n, dt_ms, notes)
+    _check_connections(rec, n_pre=n, n=n, n_rec=n_rec, source=source, group="recurrent")
+    n_lgn = _n_lgn_sources(raw, notes)
+    _check_connections(raw.inputs, n_pre=n_lgn, n=n, n_rec=n_rec, source=source, group="input")
+    readout = None
+    if raw.readout_ids is not None:
+        readout = _readout_pools(raw.readout_ids, n_classes or raw.n_output or DEFAULT_N_CLASSES, n, source)
+    _check_neuron_count(raw, source)
 
-        rg = f["recurrent"]
-        pre = read_h5_array(rg, "sources", source, kind="int", shape=(None,))
-        m = pre.shape[0]
-        post = read_h5_array(rg, "targets", source, kind="int", shape=(m,))
-        rec = read_h5_array(rg, "receptor_types", source, kind="int", shape=(m,))
-        w_tf = read_h5_array(rg, "weights", source, shape=(m,))
-        delay = read_h5_array(rg, "delays", source, shape=(m,))
-        max_steps = int(np.round(TF_MAX_DELAY_MS / dt_ms))
-        if m and pre.min() >= 0 and n <= pre.max() < n * max_steps:
-            # c3.py wrote the checkpoint column src + N*(delay_steps-1); decode it (see module docstring).
-            # Columns beyond TF's largest delay cannot come from it and are left to be refused as bad ids.
-            n_enc = int(np.count_nonzero(pre >= n))
-            delay = (pre // n + 1) * dt_ms
-            pre = pre % n
-            notes.append(
-                f"recurrent/sources hold TF's delay-encoded columns ({n_enc} values >= N = {n}): "
-                "decoded to source ids and delays (recurrent/delays ignored)"
-            )
-        check_connections(
-            pre,
-            post,
-            rec,
-            n_pre=n,
-            n_post=n,
-            n_receptors=n_rec,
-            source=source,
-            fields=("recurrent/sources", "recurrent/targets", "recurrent/receptor_types"),
-        )
-        if np.any(delay < 0):
-            raise SpecError(source, "recurrent/delays", "delays >= 0 ms")
-
-        ig = f["input"]
-        in_pre = read_h5_array(ig, "sources", source, kind="int", shape=(None,))
-        k = in_pre.shape[0]
-        in_post = read_h5_array(ig, "targets", source, kind="int", shape=(k,))
-        in_rec = read_h5_array(ig, "receptor_types", source, kind="int", shape=(k,))
-        in_w_tf = read_h5_array(ig, "weights", source, shape=(k,))
-        n_lgn = _root_int(f, "n_input")
-        if n_lgn is None:
-            n_lgn = int(in_pre.max()) + 1 if k else 0
-            notes.append(f"no n_input attribute: {n_lgn} LGN sources (largest source id + 1)")
-        check_connections(
-            in_pre,
-            in_post,
-            in_rec,
-            n_pre=n_lgn,
-            n_post=n,
-            n_receptors=n_rec,
-            source=source,
-            fields=("input/sources", "input/targets", "input/receptor_types"),
-        )
-        bkg_tf, bkg_where = _bkg_weights(f, source, n, n_rec)
-
-        readout = None
-        if "readout" in f:
-            ids = read_h5_array(f["readout"], "neuron_ids", source, kind="int")
-            c = n_classes or _root_int(f, "n_output") or DEFAULT_N_CLASSES
-            if ids.ndim == 1:
-                if ids.size % c:
-                    raise SpecError(
-                        source,
-                        "readout/neuron_ids",
-                        f"{c} pools of equal size (length divisible by {c}), got {ids.size} ids",
-                    )
-                ids = ids.reshape(c, ids.size // c)
-            check_ids(ids, n, source, "readout/neuron_ids")
-            readout = Readout(ids, description=f"{c} pools from readout/neuron_ids (TF localized readout)")
-        file_n = _root_int(f, "n_neurons")
-        if file_n is not None and file_n != n:
-            raise SpecError(source, "attrs['n_neurons']", f"{n} (the length of neurons/node_type_ids), got {file_n}")
-
-    w_pA = weight_tf_to_pA(w_tf, vsc[post])
-    in_w = weight_tf_to_pA(in_w_tf, vsc[in_post])
-    bkg_pA = None if bkg_tf is None else bkg_tf_to_pA(bkg_tf, vsc[:, None])
-    inputs, source_names, n_bkg = tf_input_synapses(in_pre, in_post, in_rec, in_w, n_lgn, bkg_pA, dt_ms)
-    if bkg_tf is not None:
-        notes.append(f"background weights from {bkg_where}: one source 'bkg', {n_bkg} non-zero synapses")
-    notes.append(f"input and background delays set to one step ({dt_ms} ms): TF ignores input delays")
-
-    spec = NetworkSpec(
-        name=name or path.stem,
-        cells=cells,
-        node_type=node_type,
-        synapses=Synapses(pre, post, rec, w_pA, delay),
-        n_sources=len(source_names),
-        inputs=inputs,
-        source_names=source_names,
-        receptor_names=receptor_names(n_rec),
-    )
+    spec, n_bkg = _build_spec(raw, rec, n_lgn, dt_ms, name or path.stem, notes)
     spec = finish_spec(spec, source)
     report: dict[str, Any] = {
         "n_neurons": n,
-        "n_node_types": cells.n_types,
-        "n_synapses": m,
+        "n_node_types": raw.cells.n_types,
+        "n_synapses": rec.pre.shape[0],
         "n_lgn_sources": n_lgn,
-        "n_input_synapses": k,
+        "n_input_synapses": raw.inputs.pre.shape[0],
         "n_background_synapses": n_bkg,
         "notes": notes,
     }

@@ -28,11 +28,12 @@ from snnval.errors import SpecError
 from snnval.loaders import (
     LoadedModel,
     Readout,
-    check_connections,
+    check_group_connections,
     finish_spec,
     json_attr,
     open_h5,
     read_h5_array,
+    require_hdf5_file,
 )
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
 
@@ -276,6 +277,82 @@ def _read_synapses(g: h5py.Group, source: str) -> Synapses:
     return Synapses(**arrays)
 
 
+def _read_format_version(f: h5py.File, source: str) -> int:
+    """The root ``format`` (must be :data:`FORMAT_NAME`) and ``format_version`` (one this code reads)."""
+    fmt = f.attrs.get("format")
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode()
+    if fmt != FORMAT_NAME:
+        raise SpecError(source, "attrs['format']", f"{FORMAT_NAME!r}, got {fmt!r}")
+    version = _int_attr(f, "format_version", source, "an integer format version")
+    if version not in READABLE_VERSIONS:
+        raise SpecError(
+            source,
+            "attrs['format_version']",
+            f"one of {list(READABLE_VERSIONS)} (this is snnval {snnval.__version__}; "
+            f"version {version} is unknown to it: a newer file needs a newer snnval)",
+        )
+    return version
+
+
+def _read_metadata(f: h5py.File, source: str, version: int) -> tuple[str, dict[str, Any], str]:
+    """(network name, metadata dict with the provenance attributes folded in, stored spec hash)."""
+    meta_g = _group(f, "metadata", source, "provenance attributes")
+    name = _str_attr(meta_g, "name", source, "the network's name")
+    metadata = json_attr(
+        _str_attr(meta_g, "json", source, "a JSON object"), source, "metadata.attrs['json']", "a JSON object"
+    )
+    if not isinstance(metadata, dict):
+        raise SpecError(source, "metadata.attrs['json']", "a JSON object (dict)")
+    stored_hash = _str_attr(meta_g, "spec_sha256", source, "the SHA-256 of the network")
+    for key in ("created_by", "created_utc"):
+        if key in meta_g.attrs:
+            metadata[key] = _str_attr(meta_g, key, source, "a string")
+    metadata.update(name=name, spec_sha256=stored_hash, format_version=version)
+    return name, metadata, stored_hash
+
+
+def _read_inputs(f: h5py.File, source: str) -> tuple[Synapses, int, list]:
+    """The input synapses, the number of external sources and their names (empty or one per source)."""
+    inp_g = _group(f, "input", source, "the input synapses")
+    inputs = _read_synapses(inp_g, source)
+    n_sources = _int_attr(inp_g, "n_sources", source, "the number of external sources (int >= 0)")
+    if n_sources < 0:
+        raise SpecError(source, "input.attrs['n_sources']", f"an integer >= 0, got {n_sources}")
+    source_names = _json_list(inp_g, "source_names", source, None, "source names")
+    if source_names and len(source_names) != n_sources:
+        raise SpecError(source, "input.attrs['source_names']", f"an empty list or {n_sources} names")
+    return inputs, n_sources, source_names
+
+
+def _read_populations(f: h5py.File, source: str) -> dict[str, np.ndarray]:
+    """Population name -> neuron ids."""
+    pops_g = _group(f, "populations", source, "one id dataset per population")
+    return {key: read_h5_array(pops_g, key, source, kind="int", shape=(None,)) for key in pops_g}
+
+
+def _read_readout(f: h5py.File, source: str, n: int) -> Readout | None:
+    """The optional readout group as a checked :class:`Readout` (window in ms)."""
+    ro_g = _group(f, "readout", source, "pool_neurons and window_ms", required=False)
+    if ro_g is None:
+        return None
+    pools = read_h5_array(ro_g, "pool_neurons", source, kind="int", shape=(None, None))
+    window = read_h5_array(ro_g, "window_ms", source, shape=(2,), unit="ms")
+    rule = _str_attr(ro_g, "rule", source, "the prediction rule")
+    description = str(ro_g.attrs.get("description", ""))
+    return Readout(pools, (float(window[0]), float(window[1])), rule, description).validated(
+        n, source, prefix="readout/"
+    )
+
+
+def _check_synapse_ids(synapses: Synapses, inputs: Synapses, n: int, n_sources: int, n_rec: int, source: str) -> None:
+    """Recurrent and input ids and receptors in range, errors naming the datasets."""
+    for syn, n_pre, group in ((synapses, n, "recurrent"), (inputs, n_sources, "input")):
+        check_group_connections(
+            syn, n_pre=n_pre, n_post=n, n_receptors=n_rec, source=source, group=group, names=("pre", "post", "receptor")
+        )
+
+
 def load_model(path: str | Path) -> LoadedModel:
     """Read a model file written by :func:`save_model` (any version in :data:`READABLE_VERSIONS`).
 
@@ -284,91 +361,25 @@ def load_model(path: str | Path) -> LoadedModel:
     whether the stored spec hash matches the spec's :meth:`~snnval.spec.NetworkSpec.content_hash`; a
     mismatch is not an error (the hash function may change between versions; corruption is caught by
     the datasets' checksums), but whoever pins a golden trace to the hash should look at it.
+    Every value is stored in the spec's canonical units (checked against each dataset's unit attribute),
+    so there is nothing to classify: the phases are read, check (ids and receptors), build.
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise SpecError(source, "path", "an existing snnval model file")
-    if not h5py.is_hdf5(path):
-        raise SpecError(source, "format", "an HDF5 file (references/MODEL_FORMAT.md)")
+    require_hdf5_file(path, "an existing snnval model file", "an HDF5 file (references/MODEL_FORMAT.md)")
     with open_h5(path) as f:
-        fmt = f.attrs.get("format")
-        if isinstance(fmt, bytes):
-            fmt = fmt.decode()
-        if fmt != FORMAT_NAME:
-            raise SpecError(source, "attrs['format']", f"{FORMAT_NAME!r}, got {fmt!r}")
-        version = _int_attr(f, "format_version", source, "an integer format version")
-        if version not in READABLE_VERSIONS:
-            raise SpecError(
-                source,
-                "attrs['format_version']",
-                f"one of {list(READABLE_VERSIONS)} (this is snnval {snnval.__version__}; "
-                f"version {version} is unknown to it: a newer file needs a newer snnval)",
-            )
-        meta_g = _group(f, "metadata", source, "provenance attributes")
-        name = _str_attr(meta_g, "name", source, "the network's name")
-        metadata = json_attr(
-            _str_attr(meta_g, "json", source, "a JSON object"), source, "metadata.attrs['json']", "a JSON object"
-        )
-        if not isinstance(metadata, dict):
-            raise SpecError(source, "metadata.attrs['json']", "a JSON object (dict)")
-        stored_hash = _str_attr(meta_g, "spec_sha256", source, "the SHA-256 of the network")
-        for key in ("created_by", "created_utc"):
-            if key in meta_g.attrs:
-                metadata[key] = _str_attr(meta_g, key, source, "a string")
-        metadata.update(name=name, spec_sha256=stored_hash, format_version=version)
-
+        version = _read_format_version(f, source)
+        name, metadata, stored_hash = _read_metadata(f, source, version)
         cells, receptor_names = _read_cells(f, source)
         node_type = read_h5_array(
             _group(f, "neurons", source, "node_type"), "node_type", source, kind="int", shape=(None,)
         )
         n = node_type.shape[0]
         synapses = _read_synapses(_group(f, "recurrent", source, "the recurrent synapses"), source)
-        inp_g = _group(f, "input", source, "the input synapses")
-        inputs = _read_synapses(inp_g, source)
-        n_sources = _int_attr(inp_g, "n_sources", source, "the number of external sources (int >= 0)")
-        if n_sources < 0:
-            raise SpecError(source, "input.attrs['n_sources']", f"an integer >= 0, got {n_sources}")
-        source_names = _json_list(inp_g, "source_names", source, None, "source names")
-        if source_names and len(source_names) != n_sources:
-            raise SpecError(source, "input.attrs['source_names']", f"an empty list or {n_sources} names")
-        n_rec = cells.tau_syn_ms.shape[1]
-        check_connections(
-            synapses.pre,
-            synapses.post,
-            synapses.receptor,
-            n_pre=n,
-            n_post=n,
-            n_receptors=n_rec,
-            source=source,
-            fields=("recurrent/pre", "recurrent/post", "recurrent/receptor"),
-        )
-        check_connections(
-            inputs.pre,
-            inputs.post,
-            inputs.receptor,
-            n_pre=n_sources,
-            n_post=n,
-            n_receptors=n_rec,
-            source=source,
-            fields=("input/pre", "input/post", "input/receptor"),
-        )
-
-        populations = {}
-        pops_g = _group(f, "populations", source, "one id dataset per population")
-        for key in pops_g:
-            populations[key] = read_h5_array(pops_g, key, source, kind="int", shape=(None,))
-
-        readout = None
-        ro_g = _group(f, "readout", source, "pool_neurons and window_ms", required=False)
-        if ro_g is not None:
-            pools = read_h5_array(ro_g, "pool_neurons", source, kind="int", shape=(None, None))
-            window = read_h5_array(ro_g, "window_ms", source, shape=(2,), unit="ms")
-            rule = _str_attr(ro_g, "rule", source, "the prediction rule")
-            description = str(ro_g.attrs.get("description", ""))
-            readout = Readout(pools, (float(window[0]), float(window[1])), rule, description).validated(
-                n, source, prefix="readout/"
-            )
+        inputs, n_sources, source_names = _read_inputs(f, source)
+        _check_synapse_ids(synapses, inputs, n, n_sources, cells.tau_syn_ms.shape[1], source)
+        populations = _read_populations(f, source)
+        readout = _read_readout(f, source, n)
 
     spec = NetworkSpec(
         name=name,
@@ -382,13 +393,12 @@ def load_model(path: str | Path) -> LoadedModel:
         receptor_names=receptor_names,
     )
     spec = finish_spec(spec, source)
-    computed = spec.content_hash()
     report = {
         "format_version": version,
         "n_neurons": spec.n_neurons,
         "n_synapses": len(spec.synapses),
         "n_inputs": len(spec.inputs),
-        "spec_sha256_matches": computed == stored_hash,
+        "spec_sha256_matches": spec.content_hash() == stored_hash,
     }
     return LoadedModel(spec, readout, metadata, report)
 

@@ -57,32 +57,99 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from snnval.errors import SnnvalError, SpecError
-from snnval.loaders import LoadedModel, check_array, check_connections, finish_spec, open_h5, receptor_names
+from snnval.loaders import (
+    GLIF3_NEST_SCALARS,
+    LoadedModel,
+    check_array,
+    check_connections,
+    check_step_ms,
+    finish_spec,
+    open_h5,
+    receptor_names,
+)
+from snnval.loaders.tf_layout import (
+    background_matrix,
+    decode_tf_columns,
+    input_delay_note,
+    split_tf_rows,
+    tf_input_synapses,
+)
 from snnval.semantics import TF_MAX_DELAY_MS
 from snnval.spec import GLIF3Cells, NetworkSpec, Synapses
 from snnval.units import bkg_tf_to_pA, weight_tf_to_pA
 
-#: Scalar node parameters of network_dat.pkl -> GLIF3Cells field.
-_SCALAR_PARAMS = {
-    "V_th": "V_th_mV",
-    "E_L": "E_L_mV",
-    "V_reset": "V_reset_mV",
-    "g": "g_nS",
-    "C_m": "C_m_pF",
-    "t_ref": "t_ref_ms",
-}
-
 CHECKPOINT_KEYS = ("recurrent_indices", "recurrent_weights", "input_indices", "input_weights", "rest_of_brain_weights")
+
+#: Per-edge arrays of a list of pkl edge groups: (source, target, receptor0, weight_pA, delay_ms).
+EdgeArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class UntrustedPickle(SnnvalError):
     """A pickle file was to be loaded without ``trust_pickle=True``."""
+
+
+@dataclass
+class _Recurrent:
+    """Recurrent synapses in TF ids: pre, post, 0-based receptor, weight (pA), delay (ms)."""
+
+    pre: np.ndarray
+    post: np.ndarray
+    receptor: np.ndarray
+    weight_pA: np.ndarray
+    delay_ms: np.ndarray
+
+
+@dataclass
+class _Inputs:
+    """LGN synapses in TF ids (weights pA), the LGN source count and the background weights (N, R) in pA."""
+
+    pre: np.ndarray
+    post: np.ndarray
+    receptor: np.ndarray
+    weight_pA: np.ndarray
+    n_lgn: int
+    bkg_pA: np.ndarray | None
+
+
+@dataclass
+class _Selection:
+    """Which bmtk nodes TF kept: ``tf_of_bmtk[b]`` is the TF id of bmtk id b (-1: not kept)."""
+
+    node_type: np.ndarray  # per TF neuron
+    tf_of_bmtk: np.ndarray
+    vsc_mV: np.ndarray  # per TF neuron
+
+
+@dataclass
+class _Report:
+    """What the loader decided (where weights and delays came from, the delay comparison, notes)."""
+
+    entries: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# --- read: files -> Python objects and checked arrays ---------------------------------------------------------
+
+
+def _check_trust(trust_pickle: Any, paths: list[Path]) -> None:
+    """Only the boolean True unlocks unpickling: a truthy string such as "false" (from a config file or
+    an environment variable) must not run pickled code."""
+    if trust_pickle is not True:
+        if trust_pickle is not False:
+            raise SpecError(
+                "load_tf_model",
+                "trust_pickle",
+                f"the boolean True or False, got {trust_pickle!r} ({type(trust_pickle).__name__}); "
+                "no pickle was opened",
+            )
+        raise UntrustedPickle(_untrusted_message(paths))
 
 
 def _untrusted_message(paths: list[Path]) -> str:
@@ -128,106 +195,185 @@ def _list(value: Any, source: str, where: str, expected: str) -> list:
 # --- network_dat.pkl ----------------------------------------------------------------------------------------
 
 
+def _read_node_type(node: Any, i: int, source: str, n_rec: int | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """bmtk ids and GLIF3 parameters (NEST units) of ``nodes[i]``; ``n_rec``: receptors of earlier types."""
+    where = f"nodes[{i}]"
+    ids = check_array(
+        _get(node, "ids", source, where, "an int array of bmtk node ids"),
+        source,
+        f"{where}.ids",
+        kind="int",
+        shape=(None,),
+    )
+    params = _get(node, "params", source, where, "a dict of GLIF3 parameters")
+    row: dict[str, Any] = {}
+    for key, col in GLIF3_NEST_SCALARS.items():
+        value = check_array(
+            _get(params, key, source, f"{where}.params", "a number"), source, f"{where}.params.{key}", shape=()
+        )
+        row[col] = float(value)
+    for key, col in (("k", "asc_decay_per_ms"), ("asc_amps", "asc_amps_pA")):
+        row[col] = check_array(
+            _get(params, key, source, f"{where}.params", "2 numbers"),
+            source,
+            f"{where}.params.{key}",
+            shape=(2,),
+        )
+    row["tau_syn_ms"] = check_array(
+        _get(params, "tau_syn", source, f"{where}.params", "one time constant per receptor"),
+        source,
+        f"{where}.params.tau_syn",
+        shape=(n_rec,) if n_rec else (None,),
+    )
+    return ids, row
+
+
 def _read_nodes(nodes: list, source: str) -> tuple[GLIF3Cells, np.ndarray]:
     """GLIF3 table (one row per pkl node type) and the node type of every bmtk id 0..n-1."""
     if not nodes:
         raise SpecError(source, "nodes", "a non-empty list of node types")
-    cols: dict[str, list] = {f: [] for f in (*_SCALAR_PARAMS.values(), "asc_decay_per_ms", "asc_amps_pA", "tau_syn_ms")}
-    ids_per_type = []
+    ids_per_type, rows = [], []
     n_rec = None
     for i, node in enumerate(nodes):
-        where = f"nodes[{i}]"
-        ids_per_type.append(
-            check_array(
-                _get(node, "ids", source, where, "an int array of bmtk node ids"),
-                source,
-                f"{where}.ids",
-                kind="int",
-                shape=(None,),
-            )
-        )
-        params = _get(node, "params", source, where, "a dict of GLIF3 parameters")
-        for key, col in _SCALAR_PARAMS.items():
-            value = check_array(
-                _get(params, key, source, f"{where}.params", "a number"), source, f"{where}.params.{key}", shape=()
-            )
-            cols[col].append(float(value))
-        for key, col in (("k", "asc_decay_per_ms"), ("asc_amps", "asc_amps_pA")):
-            cols[col].append(
-                check_array(
-                    _get(params, key, source, f"{where}.params", "2 numbers"),
-                    source,
-                    f"{where}.params.{key}",
-                    shape=(2,),
-                )
-            )
-        tau = check_array(
-            _get(params, "tau_syn", source, f"{where}.params", "one time constant per receptor"),
-            source,
-            f"{where}.params.tau_syn",
-            shape=(n_rec,) if n_rec else (None,),
-        )
-        n_rec = tau.shape[0]
-        cols["tau_syn_ms"].append(tau)
+        ids, row = _read_node_type(node, i, source, n_rec)
+        n_rec = row["tau_syn_ms"].shape[0]
+        ids_per_type.append(ids)
+        rows.append(row)
+    node_type = _node_type_of_bmtk_ids(ids_per_type, source)
+    cells = GLIF3Cells(
+        **{col: np.array([r[col] for r in rows], dtype=np.float64) for col in rows[0]},
+        names=tuple(str(i) for i in range(len(nodes))),
+    )
+    return cells, node_type
+
+
+def _node_type_of_bmtk_ids(ids_per_type: list[np.ndarray], source: str) -> np.ndarray:
+    """Node type of every bmtk id; TF indexes neurons by bmtk id, so the ids must be exactly 0..n-1, once each."""
     all_ids = np.concatenate(ids_per_type)
     n_nodes = all_ids.size
-    # TF indexes neurons by bmtk id (bmtk_id_to_tf_id = arange): the ids must be exactly 0..n-1, once each.
     if all_ids.size and (all_ids.min() < 0 or all_ids.max() >= n_nodes or np.unique(all_ids).size != n_nodes):
         raise SpecError(source, "nodes[*].ids", f"the ids 0..{n_nodes - 1}, each in exactly one node type")
     node_type = np.empty(n_nodes, dtype=np.int64)
     for i, ids in enumerate(ids_per_type):
         node_type[ids] = i
-    cells = GLIF3Cells(
-        **{k: np.array(v, dtype=np.float64) for k, v in cols.items()}, names=tuple(str(i) for i in range(len(nodes)))
+    return node_type
+
+
+def _read_edge_group(e: Any, source: str, w: str, *, n_src: int, n_tgt: int, n_rec: int) -> EdgeArrays:
+    """One pkl edge group (file ids, 0-based receptor, pA, ms), ids and receptor checked."""
+    src = check_array(_get(e, "source", source, w, "an int array"), source, f"{w}.source", kind="int", shape=(None,))
+    n = src.shape[0]
+    tgt = check_array(_get(e, "target", source, w, "an int array"), source, f"{w}.target", kind="int", shape=(n,))
+    params = _get(e, "params", source, w, "a dict with receptor_type, weight, delay")
+    r = check_array(
+        _get(params, "receptor_type", source, f"{w}.params", "an int (1-based)"),
+        source,
+        f"{w}.params.receptor_type",
+        kind="int",
+        shape=(),
     )
-    return cells, node_type
+    weight = check_array(
+        _get(params, "weight", source, f"{w}.params", "one weight (pA) per edge"),
+        source,
+        f"{w}.params.weight",
+        shape=(n,),
+    )
+    delay = check_array(_get(params, "delay", source, f"{w}.params", "a delay in ms"), source, f"{w}.params.delay")
+    if delay.shape not in ((), (n,)):
+        raise SpecError(source, f"{w}.params.delay", f"a number or an array of length {n}, got {delay.shape}")
+    if np.any(delay < 0):
+        raise SpecError(source, f"{w}.params.delay", "delays >= 0 ms")
+    receptor = np.full(n, int(r) - 1, dtype=np.int64)
+    check_connections(
+        src,
+        tgt,
+        receptor,
+        n_pre=n_src,
+        n_post=n_tgt,
+        n_receptors=n_rec,
+        source=source,
+        fields=(f"{w}.source", f"{w}.target", f"{w}.params.receptor_type"),
+        receptor_base=1,
+    )
+    return src, tgt, receptor, weight, np.broadcast_to(delay, (n,))
 
 
-def _read_edges(edges: list, source: str, where: str, *, n_src: int, n_tgt: int, n_rec: int) -> tuple[np.ndarray, ...]:
+def _read_edges(edges: list, source: str, where: str, *, n_src: int, n_tgt: int, n_rec: int) -> EdgeArrays:
     """Concatenated (src, tgt, receptor0, weight, delay_ms) of a list of pkl edge groups (file ids)."""
-    parts: list[tuple[np.ndarray, ...]] = []
-    for j, e in enumerate(edges):
-        w = f"{where}[{j}]"
-        src = check_array(
-            _get(e, "source", source, w, "an int array"), source, f"{w}.source", kind="int", shape=(None,)
-        )
-        n = src.shape[0]
-        tgt = check_array(_get(e, "target", source, w, "an int array"), source, f"{w}.target", kind="int", shape=(n,))
-        params = _get(e, "params", source, w, "a dict with receptor_type, weight, delay")
-        r = check_array(
-            _get(params, "receptor_type", source, f"{w}.params", "an int (1-based)"),
-            source,
-            f"{w}.params.receptor_type",
-            kind="int",
-            shape=(),
-        )
-        weight = check_array(
-            _get(params, "weight", source, f"{w}.params", "one weight (pA) per edge"),
-            source,
-            f"{w}.params.weight",
-            shape=(n,),
-        )
-        delay = check_array(_get(params, "delay", source, f"{w}.params", "a delay in ms"), source, f"{w}.params.delay")
-        if delay.shape not in ((), (n,)):
-            raise SpecError(source, f"{w}.params.delay", f"a number or an array of length {n}, got {delay.shape}")
-        if np.any(delay < 0):
-            raise SpecError(source, f"{w}.params.delay", "delays >= 0 ms")
-        receptor = np.full(n, int(r) - 1, dtype=np.int64)
-        check_connections(
-            src,
-            tgt,
-            receptor,
-            n_pre=n_src,
-            n_post=n_tgt,
-            n_receptors=n_rec,
-            source=source,
-            fields=(f"{w}.source", f"{w}.target", f"{w}.params.receptor_type"),
-            receptor_base=1,
-        )
-        parts.append((src, tgt, receptor, weight, np.broadcast_to(delay, (n,))))
+    parts = [
+        _read_edge_group(e, source, f"{where}[{j}]", n_src=n_src, n_tgt=n_tgt, n_rec=n_rec) for j, e in enumerate(edges)
+    ]
     if not parts:
         return tuple(np.zeros(0, t) for t in (np.int64, np.int64, np.int64, float, float))
     return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))
+
+
+def _read_input_populations(inp: Any, source: str, *, n_tgt: int, n_rec: int) -> list[tuple[int, EdgeArrays]]:
+    """``input_dat.pkl``: [LGN] or [LGN, BKG], each (source count, edge arrays in file ids)."""
+    pops = _list(inp, source, "<top level>", "a list [LGN, BKG] of (nodes, edges) populations")
+    if not 1 <= len(pops) <= 2:
+        raise SpecError(source, "<top level>", f"a list [LGN] or [LGN, BKG] of populations, got {len(pops)} entries")
+    parsed = []
+    for p, pop in enumerate(pops):
+        pair = _list(pop, source, f"[{p}]", "a (nodes, edges) pair")
+        if len(pair) != 2:
+            raise SpecError(source, f"[{p}]", f"a (nodes, edges) pair, got {len(pair)} items")
+        ids = check_array(
+            _get(pair[0], "ids", source, f"[{p}][0]", "the source ids"),
+            source,
+            f"[{p}][0].ids",
+            kind="int",
+            shape=(None,),
+        )
+        e = _list(pair[1], source, f"[{p}][1]", "a list of edge groups")
+        parsed.append((ids.size, _read_edges(e, source, f"[{p}][1]", n_src=ids.size, n_tgt=n_tgt, n_rec=n_rec)))
+    return parsed
+
+
+# --- classify: which neurons TF kept -------------------------------------------------------------------------
+
+
+def _select_neurons(
+    neuron_ids: np.ndarray | None, type_of_bmtk: np.ndarray, cells: GLIF3Cells, source: str
+) -> _Selection:
+    """bmtk id -> TF id (-1: not kept), TF ids in ascending bmtk id order as in load_sparse.load_network."""
+    n_bmtk = type_of_bmtk.size
+    if neuron_ids is None:
+        kept = np.arange(n_bmtk)
+    else:
+        kept = np.unique(check_array(neuron_ids, "load_tf_model", "neuron_ids", kind="int", shape=(None,)))
+        if kept.size == 0 or kept[0] < 0 or kept[-1] >= n_bmtk:
+            raise SpecError("load_tf_model", "neuron_ids", f"a non-empty set of bmtk ids in [0, {n_bmtk - 1}]")
+    tf_of_bmtk = np.full(n_bmtk, -1, dtype=np.int64)
+    tf_of_bmtk[kept] = np.arange(kept.size)
+    node_type = type_of_bmtk[kept]
+    vsc = cells.vsc_mV[node_type]  # per TF neuron, mV
+    if np.any(~(vsc > 0)):
+        t = int(node_type[np.flatnonzero(~(vsc > 0))[0]])
+        raise SpecError(source, f"nodes[{t}].params.V_th", "V_th > E_L (vsc = V_th - E_L normalises every weight)")
+    return _Selection(node_type, tf_of_bmtk, vsc)
+
+
+def _kept_recurrent(edges: EdgeArrays, sel: _Selection) -> _Recurrent:
+    """The pkl's recurrent synapses between kept neurons, in TF ids."""
+    src_b, tgt_b, rec, w_pA, delay = edges
+    tf = sel.tf_of_bmtk
+    keep = (tf[src_b] >= 0) & (tf[tgt_b] >= 0)
+    return _Recurrent(tf[src_b[keep]], tf[tgt_b[keep]], rec[keep], w_pA[keep], delay[keep])
+
+
+def _kept_inputs(parsed: list[tuple[int, EdgeArrays]], sel: _Selection, n_rec: int) -> _Inputs:
+    """LGN synapses onto kept neurons (TF ids) and the dense (N, R) background weights in pA."""
+    tf = sel.tf_of_bmtk
+    n_lgn, (l_src, l_tgt_b, l_rec, l_w, _l_delay) = parsed[0]
+    keep = tf[l_tgt_b] >= 0
+    bkg_pA = None
+    if len(parsed) == 2:
+        _n_bkg, (_s, b_tgt_b, b_rec, b_w, _d) = parsed[1]
+        keep_b = tf[b_tgt_b] >= 0
+        bkg_pA = np.zeros((sel.node_type.size, n_rec))
+        bkg_pA[tf[b_tgt_b[keep_b]], b_rec[keep_b]] = b_w[keep_b]  # assignment: a later duplicate wins, as in TF
+    return _Inputs(l_src[keep], tf[l_tgt_b[keep]], l_rec[keep], l_w[keep], n_lgn, bkg_pA)
 
 
 # --- checkpoint ---------------------------------------------------------------------------------------------
@@ -313,32 +459,140 @@ def _count_delay_differences(
     }
 
 
-# --- shared with desplit_h5 -------------------------------------------------------------------------------
-
-
-def tf_input_synapses(
-    pre: np.ndarray,
-    post: np.ndarray,
-    receptor: np.ndarray,
-    weight_pA: np.ndarray,
-    n_lgn: int,
-    bkg_pA: np.ndarray | None,
+def _checkpoint_recurrent(
+    idx: np.ndarray,
+    w_tf: np.ndarray,
+    pkl: _Recurrent,
+    sel: _Selection,
+    n_rec: int,
     dt_ms: float,
-) -> tuple[Synapses, tuple[str, ...], int]:
-    """LGN synapses plus one background source ``"bkg"`` (index ``n_lgn``) -> (inputs, source names, n_bkg).
+    max_delay_ms: float,
+    ck_src: str,
+    report: _Report,
+) -> _Recurrent:
+    """The recurrent synapses as the checkpoint holds them (TF ids, pA, the delays TF ran), compared with the pkl's."""
+    n = sel.node_type.size
+    rows, cols = idx[:, 0], idx[:, 1]
+    if rows.size and (rows.min() < 0 or rows.max() >= n_rec * n):
+        raise SpecError(
+            ck_src,
+            "recurrent_indices[:, 0]",
+            f"rows R*target + receptor in [0, {n_rec * n - 1}] for N = {n} neurons "
+            "(a larger N means the pkl holds more nodes than TF kept: pass neuron_ids)",
+        )
+    if cols.size and cols.min() < 0:
+        raise SpecError(ck_src, "recurrent_indices[:, 1]", "columns src + N*(delay_steps-1) >= 0")
+    ck_post, ck_rec = split_tf_rows(rows, n_rec)
+    ck_pre, ck_steps = decode_tf_columns(cols, n)
+    pkl_steps = _tf_delay_steps(pkl.delay_ms, dt_ms, max_delay_ms)
+    cmp = _count_delay_differences(
+        (pkl.post * n_rec + pkl.receptor) * n + pkl.pre, pkl_steps, (ck_post * n_rec + ck_rec) * n + ck_pre, ck_steps
+    )
+    report.entries["delay_comparison"] = cmp
+    report.entries["n_delays_differing_from_pkl"] = cmp["n_differing"]
+    if cmp["n_only_in_checkpoint"] or cmp["n_only_in_pkl"]:
+        report.notes.append(
+            f"checkpoint connectivity differs from the pkl's: {cmp['n_only_in_checkpoint']} "
+            f"synapses only in the checkpoint, {cmp['n_only_in_pkl']} only in the pkl"
+        )
+    report.notes.append(
+        f"recurrent delays from checkpoint recurrent_indices: {cmp['n_differing']} of "
+        f"{cmp['n_compared']} synapses differ from the pkl's delays (TF load_sparse sort bug)"
+    )
+    report.entries.update(weights_from="checkpoint", delays_from="checkpoint")
+    return _Recurrent(ck_pre, ck_post, ck_rec, weight_tf_to_pA(w_tf, sel.vsc_mV[ck_post]), ck_steps * dt_ms)
 
-    ``bkg_pA`` (N, R) is the background weight per neuron and receptor in pA; only non-zero entries are
-    connected (see the module docstring). Every input delay is one step, ``dt_ms``.
-    """
-    names = [f"lgn_{i}" for i in range(n_lgn)]
-    parts = [(pre, post, receptor, weight_pA)]
-    if bkg_pA is not None:
-        b_post, b_rec = np.nonzero(bkg_pA)
-        parts.append((np.full(b_post.size, n_lgn), b_post, b_rec, bkg_pA[b_post, b_rec]))
-        names.append("bkg")
-    pre, post, receptor, weight = (np.concatenate(c) for c in zip(*parts, strict=True))
-    n_bkg = int(pre.size - parts[0][0].size)
-    return Synapses(pre, post, receptor, weight, np.full(pre.size, float(dt_ms))), tuple(names), n_bkg
+
+def _checkpoint_inputs(
+    idx: np.ndarray, w_tf: np.ndarray, inputs: _Inputs, sel: _Selection, n_rec: int, ck_src: str
+) -> _Inputs:
+    """The LGN synapses as the checkpoint holds them (TF ids, pA); background unchanged."""
+    n = sel.node_type.size
+    rows = idx[:, 0]
+    if rows.size and (rows.min() < 0 or rows.max() >= n_rec * n):
+        raise SpecError(ck_src, "input_indices[:, 0]", f"rows R*target + receptor in [0, {n_rec * n - 1}]")
+    in_post, in_rec = split_tf_rows(rows, n_rec)
+    in_pre = idx[:, 1]
+    check_connections(
+        in_pre,
+        in_post,
+        in_rec,
+        n_pre=inputs.n_lgn,
+        n_post=n,
+        n_receptors=n_rec,
+        source=ck_src,
+        fields=("input_indices[:, 1]", "input_indices[:, 0]", "input_indices[:, 0]"),
+    )
+    w_pA = weight_tf_to_pA(w_tf, sel.vsc_mV[in_post])
+    return _Inputs(in_pre, in_post, in_rec, w_pA, inputs.n_lgn, inputs.bkg_pA)
+
+
+def _apply_checkpoint(
+    checkpoint: Mapping[str, Any] | str | Path,
+    rec: _Recurrent,
+    inputs: _Inputs,
+    sel: _Selection,
+    n_rec: int,
+    dt_ms: float,
+    max_delay_ms: float,
+    report: _Report,
+) -> tuple[_Recurrent, _Inputs]:
+    """Trained weights, the connectivity TF used, its delays and background weights, where the checkpoint has them."""
+    ck, ck_src = _read_checkpoint(checkpoint)
+    unused = sorted(set(CHECKPOINT_KEYS) - set(ck))
+    if unused:
+        report.notes.append(f"checkpoint has no {', '.join(unused)}: taken from the pkl files where available")
+    rec_pair = _pairs(ck, ck_src, "recurrent")
+    if rec_pair is not None:
+        rec = _checkpoint_recurrent(*rec_pair, rec, sel, n_rec, dt_ms, max_delay_ms, ck_src, report)
+    in_pair = _pairs(ck, ck_src, "input")
+    if in_pair is not None:
+        inputs = _checkpoint_inputs(*in_pair, inputs, sel, n_rec, ck_src)
+        report.entries["input_weights_from"] = "checkpoint"
+    if "rest_of_brain_weights" in ck:
+        n = sel.node_type.size
+        rob = background_matrix(
+            check_array(ck["rest_of_brain_weights"], ck_src, "rest_of_brain_weights"),
+            n,
+            n_rec,
+            ck_src,
+            "rest_of_brain_weights",
+        )
+        bkg_pA = bkg_tf_to_pA(rob, sel.vsc_mV[:, None])
+        inputs = _Inputs(inputs.pre, inputs.post, inputs.receptor, inputs.weight_pA, inputs.n_lgn, bkg_pA)
+        report.entries["background_from"] = "checkpoint"
+    return rec, inputs
+
+
+# --- build ----------------------------------------------------------------------------------------------------
+
+
+def _build_spec(
+    cells: GLIF3Cells,
+    sel: _Selection,
+    rec: _Recurrent,
+    inputs: _Inputs,
+    n_rec: int,
+    dt_ms: float,
+    name: str,
+    report: _Report,
+) -> tuple[NetworkSpec, int]:
+    """The spec (TF ids, pA, ms; inputs and background one step late) and its background synapse count."""
+    syn, source_names, n_bkg_syn = tf_input_synapses(
+        inputs.pre, inputs.post, inputs.receptor, inputs.weight_pA, inputs.n_lgn, inputs.bkg_pA, dt_ms
+    )
+    report.notes.append(input_delay_note(dt_ms))
+    spec = NetworkSpec(
+        name=name,
+        cells=cells,
+        node_type=sel.node_type,
+        synapses=Synapses(rec.pre, rec.post, rec.receptor, rec.weight_pA, rec.delay_ms),
+        n_sources=len(source_names),
+        inputs=syn,
+        source_names=source_names,
+        receptor_names=receptor_names(n_rec),
+    )
+    return spec, n_bkg_syn
 
 
 # --- the loader ---------------------------------------------------------------------------------------------
@@ -368,178 +622,44 @@ def load_tf_model(
     Units out: weights pA (``w_pA = w_TF * vsc_post`` for checkpoint weights, pkl weights as they are),
     delays ms. Sources: LGN ``0..n_lgn-1`` named ``lgn_<i>``, then ``"bkg"`` if there is a background.
     The report holds counts, where weights and delays came from, and the delay comparison.
+    Phases: read (the two pickles, then the checkpoint), classify (the neurons TF kept), check (ids,
+    receptors, delays, vsc, checkpoint rows), build (TF ids, pA, then :func:`finish_spec`).
     """
     network_pkl, input_pkl = Path(network_pkl), Path(input_pkl)
-    # Only the boolean True unlocks unpickling: a truthy string such as "false" (from a config file or
-    # an environment variable) must not run pickled code.
-    if trust_pickle is not True:
-        if trust_pickle is not False:
-            raise SpecError(
-                "load_tf_model",
-                "trust_pickle",
-                f"the boolean True or False, got {trust_pickle!r} ({type(trust_pickle).__name__}); "
-                "no pickle was opened",
-            )
-        raise UntrustedPickle(_untrusted_message([network_pkl, input_pkl]))
-    if not (dt_ms > 0 and np.isfinite(dt_ms)):
-        raise SpecError("load_tf_model", "dt_ms", "a finite number > 0")
+    _check_trust(trust_pickle, [network_pkl, input_pkl])
+    check_step_ms(dt_ms, "load_tf_model")
     net_src, inp_src = str(network_pkl), str(input_pkl)
     net = _unpickle(network_pkl)
     inp = _unpickle(input_pkl)
-    notes: list[str] = []
+    report = _Report()
 
-    cells, type_of_bmtk = _read_nodes(
-        _list(_get(net, "nodes", net_src, "", "a list of node types"), net_src, "nodes", "a list of node types"),
-        net_src,
-    )
+    nodes = _list(_get(net, "nodes", net_src, "", "a list of node types"), net_src, "nodes", "a list of node types")
+    cells, type_of_bmtk = _read_nodes(nodes, net_src)
     n_rec = cells.tau_syn_ms.shape[1]
     n_bmtk = type_of_bmtk.size
-
-    # bmtk id -> TF id (-1: not kept), TF ids in ascending bmtk id order as in load_sparse.load_network.
-    if neuron_ids is None:
-        kept = np.arange(n_bmtk)
-    else:
-        kept = np.unique(check_array(neuron_ids, "load_tf_model", "neuron_ids", kind="int", shape=(None,)))
-        if kept.size == 0 or kept[0] < 0 or kept[-1] >= n_bmtk:
-            raise SpecError("load_tf_model", "neuron_ids", f"a non-empty set of bmtk ids in [0, {n_bmtk - 1}]")
-    tf_of_bmtk = np.full(n_bmtk, -1, dtype=np.int64)
-    tf_of_bmtk[kept] = np.arange(kept.size)
-    n = kept.size
-    node_type = type_of_bmtk[kept]
-    vsc = cells.vsc_mV[node_type]  # per TF neuron, mV
-    if np.any(~(vsc > 0)):
-        t = int(node_type[np.flatnonzero(~(vsc > 0))[0]])
-        raise SpecError(net_src, f"nodes[{t}].params.V_th", "V_th > E_L (vsc = V_th - E_L normalises every weight)")
-
-    # Recurrent synapses from the pkl (pA, ms).
+    sel = _select_neurons(neuron_ids, type_of_bmtk, cells, net_src)
     edges = _list(_get(net, "edges", net_src, "", "a list of edge groups"), net_src, "edges", "a list of edge groups")
-    src_b, tgt_b, rec, w_pA, delay = _read_edges(edges, net_src, "edges", n_src=n_bmtk, n_tgt=n_bmtk, n_rec=n_rec)
-    keep = (tf_of_bmtk[src_b] >= 0) & (tf_of_bmtk[tgt_b] >= 0)
-    pre, post, rec, w_pA, delay = tf_of_bmtk[src_b[keep]], tf_of_bmtk[tgt_b[keep]], rec[keep], w_pA[keep], delay[keep]
-
-    # Inputs: [LGN, BKG] populations, each (nodes, edges).
-    pops = _list(inp, inp_src, "<top level>", "a list [LGN, BKG] of (nodes, edges) populations")
-    if not 1 <= len(pops) <= 2:
-        raise SpecError(inp_src, "<top level>", f"a list [LGN] or [LGN, BKG] of populations, got {len(pops)} entries")
-    parsed = []
-    for p, pop in enumerate(pops):
-        pair = _list(pop, inp_src, f"[{p}]", "a (nodes, edges) pair")
-        if len(pair) != 2:
-            raise SpecError(inp_src, f"[{p}]", f"a (nodes, edges) pair, got {len(pair)} items")
-        ids = check_array(
-            _get(pair[0], "ids", inp_src, f"[{p}][0]", "the source ids"),
-            inp_src,
-            f"[{p}][0].ids",
-            kind="int",
-            shape=(None,),
-        )
-        e = _list(pair[1], inp_src, f"[{p}][1]", "a list of edge groups")
-        parsed.append((ids.size, _read_edges(e, inp_src, f"[{p}][1]", n_src=ids.size, n_tgt=n_bmtk, n_rec=n_rec)))
-    n_lgn, (l_src, l_tgt_b, l_rec, l_w, _l_delay) = parsed[0]
-    keep = tf_of_bmtk[l_tgt_b] >= 0
-    in_pre, in_post, in_rec, in_w = l_src[keep], tf_of_bmtk[l_tgt_b[keep]], l_rec[keep], l_w[keep]
-    bkg_pA = None
-    if len(parsed) == 2:
-        _n_bkg, (_s, b_tgt_b, b_rec, b_w, _d) = parsed[1]
-        keep = tf_of_bmtk[b_tgt_b] >= 0
-        bkg_pA = np.zeros((n, n_rec))
-        bkg_pA[tf_of_bmtk[b_tgt_b[keep]], b_rec[keep]] = b_w[keep]  # assignment: a later duplicate wins, as in TF
-
-    report: dict[str, Any] = {
-        "weights_from": "pkl",
-        "delays_from": "pkl",
-        "n_delays_differing_from_pkl": None,
-        "background_from": "pkl" if bkg_pA is not None else None,
-    }
-
-    # Checkpoint: trained weights, the connectivity TF used, its delays and background weights.
-    if checkpoint is not None:
-        ck, ck_src = _read_checkpoint(checkpoint)
-        unused = sorted(set(CHECKPOINT_KEYS) - set(ck))
-        if unused:
-            notes.append(f"checkpoint has no {', '.join(unused)}: taken from the pkl files where available")
-        rec_pair = _pairs(ck, ck_src, "recurrent")
-        if rec_pair is not None:
-            idx, w_tf = rec_pair
-            rows, cols = idx[:, 0], idx[:, 1]
-            if rows.size and (rows.min() < 0 or rows.max() >= n_rec * n):
-                raise SpecError(
-                    ck_src,
-                    "recurrent_indices[:, 0]",
-                    f"rows R*target + receptor in [0, {n_rec * n - 1}] for N = {n} neurons "
-                    "(a larger N means the pkl holds more nodes than TF kept: pass neuron_ids)",
-                )
-            if cols.size and cols.min() < 0:
-                raise SpecError(ck_src, "recurrent_indices[:, 1]", "columns src + N*(delay_steps-1) >= 0")
-            ck_post, ck_rec, ck_pre, ck_steps = rows // n_rec, rows % n_rec, cols % n, cols // n + 1
-            pkl_steps = _tf_delay_steps(delay, dt_ms, max_delay_ms)
-            cmp = _count_delay_differences(
-                (post * n_rec + rec) * n + pre, pkl_steps, (ck_post * n_rec + ck_rec) * n + ck_pre, ck_steps
-            )
-            report["delay_comparison"] = cmp
-            report["n_delays_differing_from_pkl"] = cmp["n_differing"]
-            if cmp["n_only_in_checkpoint"] or cmp["n_only_in_pkl"]:
-                notes.append(
-                    f"checkpoint connectivity differs from the pkl's: {cmp['n_only_in_checkpoint']} "
-                    f"synapses only in the checkpoint, {cmp['n_only_in_pkl']} only in the pkl"
-                )
-            notes.append(
-                f"recurrent delays from checkpoint recurrent_indices: {cmp['n_differing']} of "
-                f"{cmp['n_compared']} synapses differ from the pkl's delays (TF load_sparse sort bug)"
-            )
-            pre, post, rec, delay = ck_pre, ck_post, ck_rec, ck_steps * dt_ms
-            w_pA = weight_tf_to_pA(w_tf, vsc[post])
-            report.update(weights_from="checkpoint", delays_from="checkpoint")
-        in_pair = _pairs(ck, ck_src, "input")
-        if in_pair is not None:
-            idx, w_tf = in_pair
-            rows = idx[:, 0]
-            if rows.size and (rows.min() < 0 or rows.max() >= n_rec * n):
-                raise SpecError(ck_src, "input_indices[:, 0]", f"rows R*target + receptor in [0, {n_rec * n - 1}]")
-            in_post, in_rec, in_pre = rows // n_rec, rows % n_rec, idx[:, 1]
-            check_connections(
-                in_pre,
-                in_post,
-                in_rec,
-                n_pre=n_lgn,
-                n_post=n,
-                n_receptors=n_rec,
-                source=ck_src,
-                fields=("input_indices[:, 1]", "input_indices[:, 0]", "input_indices[:, 0]"),
-            )
-            in_w = weight_tf_to_pA(w_tf, vsc[in_post])
-            report["input_weights_from"] = "checkpoint"
-        if "rest_of_brain_weights" in ck:
-            rob = check_array(ck["rest_of_brain_weights"], ck_src, "rest_of_brain_weights")
-            if rob.shape not in ((n, n_rec), (n * n_rec,)):
-                raise SpecError(
-                    ck_src, "rest_of_brain_weights", f"shape ({n}, {n_rec}) or ({n * n_rec},), got {rob.shape}"
-                )
-            bkg_pA = bkg_tf_to_pA(rob.reshape(n, n_rec), vsc[:, None])
-            report["background_from"] = "checkpoint"
-
-    inputs, source_names, n_bkg_syn = tf_input_synapses(in_pre, in_post, in_rec, in_w, n_lgn, bkg_pA, dt_ms)
-    notes.append(f"input and background delays set to one step ({dt_ms} ms): TF ignores input delays")
-
-    spec = NetworkSpec(
-        name=name,
-        cells=cells,
-        node_type=node_type,
-        synapses=Synapses(pre, post, rec, w_pA, delay),
-        n_sources=len(source_names),
-        inputs=inputs,
-        source_names=source_names,
-        receptor_names=receptor_names(n_rec),
+    rec = _kept_recurrent(_read_edges(edges, net_src, "edges", n_src=n_bmtk, n_tgt=n_bmtk, n_rec=n_rec), sel)
+    inputs = _kept_inputs(_read_input_populations(inp, inp_src, n_tgt=n_bmtk, n_rec=n_rec), sel, n_rec)
+    report.entries.update(
+        weights_from="pkl",
+        delays_from="pkl",
+        n_delays_differing_from_pkl=None,
+        background_from="pkl" if inputs.bkg_pA is not None else None,
     )
+    if checkpoint is not None:
+        rec, inputs = _apply_checkpoint(checkpoint, rec, inputs, sel, n_rec, dt_ms, max_delay_ms, report)
+
+    spec, n_bkg_syn = _build_spec(cells, sel, rec, inputs, n_rec, dt_ms, name, report)
     spec = finish_spec(spec, net_src)
-    report.update(
-        n_neurons=n,
+    report.entries.update(
+        n_neurons=sel.node_type.size,
         n_node_types=cells.n_types,
         n_synapses=len(spec.synapses),
-        n_lgn_sources=n_lgn,
+        n_lgn_sources=inputs.n_lgn,
         n_input_synapses=len(spec.inputs) - n_bkg_syn,
         n_background_synapses=n_bkg_syn,
-        notes=notes,
+        notes=report.notes,
     )
     ck_name = None if checkpoint is None else "<dict>" if isinstance(checkpoint, Mapping) else str(checkpoint)
     metadata = {
@@ -550,7 +670,7 @@ def load_tf_model(
         "dt_ms": dt_ms,
         "neuron_ids_given": neuron_ids is not None,
     }
-    return LoadedModel(spec, None, metadata, report)
+    return LoadedModel(spec, None, metadata, report.entries)
 
 
 __all__ = ["CHECKPOINT_KEYS", "UntrustedPickle", "load_tf_model", "tf_input_synapses"]
