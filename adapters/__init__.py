@@ -28,6 +28,7 @@ BUILTIN: dict[str, str] = {
     "pynn-neuron": "snnval.adapters.pynn:PyNNNeuronAdapter",
     "pynn-brian2": "snnval.adapters.pynn:PyNNBrian2Adapter",
     "snntorch": "snnval.adapters.snntorch_sim:SnnTorchAdapter",
+    "norse": "snnval.adapters.norse_sim:NorseAdapter",
     "brainpy": "snnval.adapters.brainpy_sim:BrainPyAdapter",
 }
 

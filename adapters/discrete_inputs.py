@@ -68,21 +68,45 @@ def normalised_beta_and_gain(spec: NetworkSpec, dt_ms: float) -> tuple[np.ndarra
     return beta, (1.0 - beta) / spec.per_neuron("g_nS")
 
 
-def external_input(spec: NetworkSpec, stimulus: FrozenStimulus, dtype) -> np.ndarray:
-    """Normalised input added to u in each step, (trials, steps, neurons): input spikes and current."""
+def input_jumps(spec: NetworkSpec, stimulus: FrozenStimulus, in_steps: np.ndarray, scale=None) -> np.ndarray:
+    """(trials, steps, neurons) sum of input weights (times ``scale[post]`` if given) arriving in each step.
+
+    An event emitted in step s through an input synapse of ``in_steps`` steps arrives in step s + d (one
+    matrix product per distinct delay, vectorised over trials and steps).
+    """
     B, T, N = stimulus.n_trials, stimulus.n_steps, spec.n_neurons
-    theta = theta_mV(spec)
     out = np.zeros((B, T, N))
     inp = spec.inputs
-    if len(inp):
-        x = stimulus.events.dense(B, T, max(spec.n_sources, 1))  # emissions (trials, steps, sources)
+    if not len(inp):
+        return out
+    x = stimulus.events.dense(B, T, max(spec.n_sources, 1))  # emissions (trials, steps, sources)
+    weight = inp.weight_pA if scale is None else inp.weight_pA * scale[inp.post]
+    for d in np.unique(in_steps):
+        m = in_steps == d
         w = np.zeros((max(spec.n_sources, 1), N))
-        np.add.at(w, (inp.pre, inp.post), inp.weight_pA / theta[inp.post])
-        out[:, 1:] += x[:, :-1] @ w  # delay one step (check_discrete_lif): arrives in step s + 1
+        np.add.at(w, (inp.pre[m], inp.post[m]), weight[m])
+        out[:, d:] += x[:, : T - d] @ w
+    return out
+
+
+def current_in_force(spec: NetworkSpec, stimulus: FrozenStimulus) -> np.ndarray:
+    """(trials, steps, neurons) injected current (pA) that drives V in each step: the suite's convention
+    (:class:`snnval.stimulus.CurrentSteps`: the current in force after arrival step k drives step k + 1)."""
+    B, T, N = stimulus.n_trials, stimulus.n_steps, spec.n_neurons
+    out = np.zeros((B, T, N))
+    if len(stimulus.currents):
+        out[:, 1:] = stimulus.currents.dense_arrivals(B, T, N)[:, :-1]
+    return out
+
+
+def external_input(spec: NetworkSpec, stimulus: FrozenStimulus, dtype) -> np.ndarray:
+    """Normalised input added to u in each step, (trials, steps, neurons): input spikes and current."""
+    theta = theta_mV(spec)
+    # every input delay is one step (check_discrete_lif): an event of step s arrives in step s + 1
+    out = input_jumps(spec, stimulus, np.ones(len(spec.inputs), np.int64), scale=1.0 / theta)
     if len(stimulus.currents):
         _, gain = normalised_beta_and_gain(spec, stimulus.dt_ms)
-        current = stimulus.currents.dense_arrivals(B, T, N) / theta  # in force after each arrival step
-        out[:, 1:] += gain * current[:, :-1]
+        out += gain * current_in_force(spec, stimulus) / theta
     return out.astype(dtype)
 
 

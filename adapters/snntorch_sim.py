@@ -22,17 +22,9 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
-from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
-from snnval.adapters.devices import GPU_NAMES, check_device, torch_devices
-from snnval.adapters.discrete_inputs import (
-    check_discrete_lif,
-    external_input,
-    normalised_beta_and_gain,
-    recurrent_matrix,
-    theta_mV,
-)
+from snnval.adapters.base import RunConfig, RunResult
+from snnval.adapters.discrete_inputs import normalised_beta_and_gain
+from snnval.adapters.torch_discrete import TorchDiscreteAdapter, run_discrete_loop, torch_device, torch_dtype
 from snnval.semantics import KNOB_VALUES
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
@@ -60,37 +52,17 @@ DISCRETE_KNOBS: dict[str, tuple] = {
 }
 
 
-def torch_device(device: str) -> str:
-    """The torch device string of a suite device name ("gpu" is "cuda")."""
-    return "cuda" if device in GPU_NAMES else device
-
-
-class SnnTorchAdapter(Adapter):
+class SnnTorchAdapter(TorchDiscreteAdapter):
     name = "snntorch"
     package = "snntorch"
     description = "snnTorch Leaky (discrete LIF rule; torch, device cpu or cuda)"
     profiles = ("snn-discrete",)
+    library = "snnTorch"
+    knobs = DISCRETE_KNOBS
 
     def _import(self) -> None:
         import snntorch  # noqa: F401
         import torch  # noqa: F401
-
-    def capabilities(self) -> Capabilities:
-        devices, _ = torch_devices()
-        return Capabilities(
-            models=("lif_discrete", "iaf_psc_delta"),
-            max_receptors=16,  # delta synapses: every receptor adds to u alike
-            recordables=("V_m",),
-            knobs=dict(DISCRETE_KNOBS),
-            dtypes=("float32", "float64"),
-            event_amplitudes="real",
-            devices=devices,
-        )
-
-    def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
-        check_device(config.device, *torch_devices())  # the library's own reason first
-        super().check(spec, stimulus, config)
-        check_discrete_lif(spec, stimulus.dt_ms, config, "snnTorch")
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
         import snntorch
@@ -98,7 +70,7 @@ class SnnTorchAdapter(Adapter):
 
         t0 = time.perf_counter()
         device = torch.device(torch_device(config.device))
-        dtype = torch.float64 if config.dtype == "float64" else torch.float32
+        dtype = torch_dtype(config)
         mechanism, reset_delay = RESETS[config.semantics.reset]
         beta, _ = normalised_beta_and_gain(spec, stimulus.dt_ms)
         lif = snntorch.Leaky(
@@ -107,38 +79,16 @@ class SnnTorchAdapter(Adapter):
             reset_mechanism=mechanism,
             reset_delay=reset_delay,
         ).to(device)
-        drive = torch.tensor(external_input(spec, stimulus, np.float64), dtype=dtype, device=device)
-        w_rec = torch.tensor(recurrent_matrix(spec), dtype=dtype, device=device)
-        has_rec = bool(len(spec.synapses))
-        B, T, N = drive.shape
-        rec_ids = config.recorded_ids(spec)
-        t1 = time.perf_counter()
-        mem = torch.zeros((B, N), dtype=dtype, device=device)  # u[-1] = 0: V = E_L = V_reset
-        spk = torch.zeros((B, N), dtype=dtype, device=device)
-        spikes = torch.zeros((B, T, N), dtype=torch.bool, device=device)
-        v = torch.zeros((B, T, len(rec_ids)), dtype=dtype, device=device)
-        rec_index = torch.tensor(rec_ids, device=device)
-        with torch.no_grad():
-            for t in range(T):  # snnTorch's API is one call per step
-                current = drive[:, t] + spk @ w_rec.T if has_rec else drive[:, t]
-                spk, mem = lif(current, mem)
-                spikes[:, t] = spk > 0.5
-                v[:, t] = mem[:, rec_index]
-        t2 = time.perf_counter()
-        trial, step, neuron = np.nonzero(spikes.cpu().numpy())
-        theta = theta_mV(spec)[rec_ids]
-        e_l = spec.cells.E_L_mV[spec.node_type][rec_ids]
-        state = {"V_m": v.cpu().numpy().astype(np.float64) * theta + e_l} if "V_m" in config.record else {}
+
+        def step(current, mem):
+            spk, mem = lif(current, mem)
+            return spk, mem, mem
+
+        mem0 = torch.zeros((stimulus.n_trials, spec.n_neurons), dtype=dtype, device=device)  # u[-1] = 0
         prov = {
-            "build_wall_s": t1 - t0,
-            "run_wall_s": t2 - t1,
             "torch_version": torch.__version__,
             "snntorch_version": snntorch.__version__,
-            "torch_device": str(device),
             "reset_mechanism": mechanism,
             "reset_delay": reset_delay,
-            "threads": config.threads,
         }
-        return RunResult.from_spikes(
-            stimulus.dt_ms, stimulus.n_steps, stimulus.n_trials, trial, step, neuron, rec_ids, state, prov
-        )
+        return run_discrete_loop(spec, stimulus, config, step, mem0, t0, prov)

@@ -18,6 +18,11 @@ training step with an integer refractory countdown of max(ceil(t_ref/dt), 1) ste
 E_L, and inputs acting in the step they are given (no input delay); in float64 it reproduces
 bmtk spike for spike.
 
+With profile ``brainpy-gifref`` it performs the step of BrainPy 2.8.2's ``GifRef`` on a GLIF3 cell with a
+fixed threshold (:mod:`snnval.adapters.brainpy_gif`): NEST's hard reset and V hold, ASCs that jump to
+``r * ASC + asc_amps`` in the spike step and keep decaying while refractory, V driven by the start-of-step
+ASC; in float64 it reproduces BrainPy spike for spike (single_neuron_step, dt 0.1 ms: max |dV| 2e-13 mV).
+
 Every knob of :mod:`snnval.semantics` switches one of these rules on its own.
 """
 
@@ -111,6 +116,7 @@ class _Constants:
     p31: np.ndarray  # (N, R)
     p32: np.ndarray  # (N, R)
     v_init: np.ndarray  # (N,) normalised initial v a file states (cells.native_params "V_m"), NaN if none
+    asc_r: np.ndarray  # (N, 2) r, the ASC fraction kept at a spike (asc="gif_same_step")
 
 
 def _file_v_m(cells) -> np.ndarray:
@@ -147,6 +153,7 @@ def _constants(spec: NetworkSpec, dt: float) -> _Constants:
         psc_initial=np.e / tau_syn,
         p31=p31,
         p32=p32,
+        asc_r=c.asc_r_or_ones[t],
     )
 
 
@@ -400,6 +407,9 @@ class TFGlif3Network:
         whole_steps = sem.refractory in ("mask_spikes_steps", "hold_reset_steps")
         hold_v = sem.refractory == "hold_reset_steps"
         nest_asc = sem.asc == "nest_exact"
+        # BrainPy GifRef: jump in the spike step to r ASC + amps, decay every step (refractory too)
+        gif_asc = sem.asc == "gif_same_step"
+        asc_r = self._c(c.asc_r)
 
         def step(state, t):
             z_buf, v, r, asc, y1, y2, i_e, asc_drive = state
@@ -413,6 +423,9 @@ class TFGlif3Network:
             if nest_asc:
                 asc_now = tf.reduce_sum(asc_stable * asc, axis=-1)
                 asc_next = asc * asc_decay
+            elif gif_asc:
+                asc_now = tf.reduce_sum(asc, axis=-1)
+                asc_next = asc * asc_decay
             else:
                 asc_now = tf.reduce_sum(asc, axis=-1)
                 asc_next = asc * asc_decay + z_prev[..., None] * asc_amps
@@ -421,7 +434,7 @@ class TFGlif3Network:
             if clamp:
                 refractory = r > 0.5
                 v_new = tf.where(refractory, v + reset_term, v_int + reset_term)
-                asc_new = tf.where(refractory[..., None], asc, asc_next)
+                asc_new = asc_next if gif_asc else tf.where(refractory[..., None], asc, asc_next)
                 asc_drive = tf.where(refractory, asc_drive, asc_now)
                 r_new = tf.where(refractory, r - 1.0, r)
                 allowed = tf.logical_not(refractory)
@@ -446,6 +459,8 @@ class TFGlif3Network:
                 r_new = tf.where(z > 0.5, tf.broadcast_to(n_ref, r_new.shape), r_new)
             if nest_asc:
                 asc_new = tf.where(z[..., None] > 0.5, asc_amps + asc_new * asc_refr, asc_new)
+            if gif_asc:
+                asc_new = tf.where(z[..., None] > 0.5, asc_amps + asc_new * asc_r, asc_new)
             y2_new = dt * syn_decay * y1 + syn_decay * y2
             y1_new = syn_decay * y1 + psc_init * arrivals
             new_buf = tf.concat([z, z_buf[:, : N * (D - 1)]], axis=1)
@@ -511,7 +526,15 @@ class TFReferenceAdapter(Adapter):
     description = (
         "TensorFlow reference: GLIF3 (Billeh V1 training-code step; every GLIF3 profile) and the discrete-time LIF rule"
     )
-    profiles = ("tf-billeh", "nest-glif-psc", "bmtk-dpointnet", "snn-discrete", "nest-psc-delta")
+    profiles = (
+        "tf-billeh",
+        "nest-glif-psc",
+        "bmtk-dpointnet",
+        "snn-discrete",
+        "nest-psc-delta",
+        "brainpy-gifref",
+        "norse-lif-box",
+    )
 
     def _import(self) -> None:
         import tensorflow  # noqa: F401
@@ -542,8 +565,9 @@ class TFReferenceAdapter(Adapter):
                     "reset": ALL_KNOB_VALUES["reset"],
                     "refractory": ("clamp", "mask_spikes"),
                     "input_delay": ("edge",),
+                    "asc": KNOB_VALUES["asc"],  # "gif_same_step" names a GLIF3 profile (brainpy-gifref)
                 },
-                "lif_discrete": {"input_delay": ("edge",)},
+                "lif_discrete": {"input_delay": ("edge",), "asc": KNOB_VALUES["asc"]},
             },
         )
 

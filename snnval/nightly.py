@@ -127,9 +127,12 @@ def execute(plan: NightPlan, client, night_id: str) -> dict[str, Any]:
         submit(run.key, accuracy_task, model.path, model.n, run, night_id)
     for s in plan.samples:
         submit(s.key, sample_task, model.path, s, night_id)
+    for run in plan.precision_accuracy:
+        submit(run.key, accuracy_task, model.path, model.n, run, night_id)
     worst_case = submit_sonata(plan.sonata, submit, futures, night_id)
     worst_case += sum(r.timeout_s for r in plan.runs) + sum(r.timeout_s for r in plan.accuracy)
     worst_case += sum(v.timeout_s for _, _, v in plan.variants) + sum(s.timeout_s for s in plan.samples)
+    worst_case += sum(r.timeout_s for r in plan.precision_accuracy)
     return _gather(client, futures, worst_case + DEADLINE_SLACK_S)
 
 
@@ -199,6 +202,9 @@ def assemble(plan: NightPlan, done: dict[str, Any], quick: bool, regressions: li
                 "realtime_factor": None,
             }
         cells.append(value)
+        if cell.dtype != "float64":  # a precision cell: its regression says what the tier found
+            _precision_regression(value, regressions)
+            continue
         if cell.reference is None and value["status"] in ("fail", "error"):
             regressions.append(
                 f"{value['scenario']}: {value['simulator']} no longer matches its golden ({value['reason']})"
@@ -212,6 +218,7 @@ def assemble(plan: NightPlan, done: dict[str, Any], quick: bool, regressions: li
 
     cells += assemble_sonata(plan.sonata, done, regressions)
     accuracy, not_run, agreement = _accuracy(plan, done, regressions)
+    precision_accuracy = _precision_accuracy(plan, done, cells, regressions)
     return {
         "quick": quick,
         "simulators": plan.simulators,
@@ -221,6 +228,7 @@ def assemble(plan: NightPlan, done: dict[str, Any], quick: bool, regressions: li
         "agreement": agreement,
         "port_variants": _variants(plan, done, regressions),
         "sample": _sample(plan, done),
+        "precision_accuracy": precision_accuracy,
     }
 
 
@@ -331,6 +339,52 @@ def _sample(plan: NightPlan, done: dict[str, Any]) -> dict | None:
         "voltage_mV": {k: v["voltage_mV"] for k, v in runs.items()},
         "raster": {k: v["raster"] for k, v in runs.items()},
     }
+
+
+# ----------------------------------------------------------------------------------- float32 precision
+
+
+def _precision_regression(value: dict, regressions: list[str]) -> None:
+    """A precision cell that fails found a real difference (or moved counts) between float32 and float64."""
+    if value["status"] in ("fail", "error"):
+        regressions.append(
+            f"{value['scenario']}: {value['simulator']} vs {value['reference']}: {value['reason'] or value['status']}"
+        )
+
+
+def _precision_accuracy(plan: NightPlan, done: dict[str, Any], cells: list[dict], regressions: list[str]) -> list:
+    """Float32 vs float64 task accuracy per runner (paired on the same trials, :func:`snnval.precision.
+    accuracy_movement`); each precision cell of that runner gets ``precision.accuracy_moved``; a precision
+    cell that did not run gets its dtype (no device, no precision)."""
+    from snnval.nightly_plan import label
+    from snnval.precision import accuracy_movement
+
+    out, moved = [], {}
+    for run in plan.precision_accuracy:
+        entry = {"runner": run.runner, "simulator": run.sim, "profile": run.profile, "dtype": run.dtype}
+        ref = done.get(f"accuracy|{label(run.sim, run.profile)}")
+        res = done[run.key]
+        if isinstance(res, TaskFailure) or ref is None or isinstance(ref, TaskFailure):
+            why = res.reason if isinstance(res, TaskFailure) else "the float64 accuracy run did not complete"
+            out.append({**entry, "status": "error", "reason": why, "movement": None})
+            regressions.append(f"accuracy run {run.runner} did not complete: {why}")
+            continue
+        m = accuracy_movement(ref["predictions"], res["predictions"], plan.model.labels)
+        moved[(run.sim, run.profile)] = m["moved"]
+        out.append({**entry, "status": "pass" if not m["moved"] else "fail", "reason": "", "movement": m})
+        if m["moved"]:
+            regressions.append(
+                f"accuracy of {run.runner} moved against float64 (McNemar p = {m['mcnemar_p']:.3g}): "
+                f"{m['candidate']['accuracy']:.1%} vs {m['reference']['accuracy']:.1%}"
+            )
+    for cell, value in zip(plan.cells, cells[: len(plan.cells)], strict=True):  # the planned cells come first
+        if cell.dtype == "float64":
+            continue
+        value.setdefault("dtype", cell.dtype)
+        run = cell.candidate
+        if value.get("precision") is not None and run is not None:
+            value["precision"]["accuracy_moved"] = moved.get((run.sim, run.profile))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- night

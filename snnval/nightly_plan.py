@@ -66,10 +66,13 @@ class ScenarioRun:
     sim: str
     profile: str
     timeout_s: float
+    #: float64 unless a precision cell needs the float32 run (the float64 key stays as it was)
+    dtype: str = "float64"
 
     @property
     def key(self) -> str:
-        return f"run|{self.scenario}|{self.dt_ms:g}|{self.sim}|{self.profile}"
+        suffix = "" if self.dtype == "float64" else f"|{self.dtype}"
+        return f"run|{self.scenario}|{self.dt_ms:g}|{self.sim}|{self.profile}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class Cell:
     not_applicable: str = ""
     simulator_label: str = ""
     reference_label: str = "golden"
+    #: "float32": a precision cell (candidate float32, reference the float64 run of the same adapter)
+    dtype: str = "float64"
 
     @property
     def row(self) -> str:
@@ -116,6 +121,7 @@ class AccuracyRun:
     profile: str
     timeout_s: float
     mistakes: tuple[str, ...] | None = None  # None: not a port variant
+    dtype: str = "float64"
 
     @property
     def key(self) -> str:
@@ -156,6 +162,8 @@ class NightPlan:
     samples: list[SampleRun] = field(default_factory=list)
     simulators: list[dict] = field(default_factory=list)
     model: ModelInput | None = None
+    #: float32 accuracy runs of runners whose adapter declares float32 (precision tier: does accuracy move?)
+    precision_accuracy: list[AccuracyRun] = field(default_factory=list)
     #: SONATA example rows (snnval.nightly_sonata.SonataPlan), against bmtk pointnet's own run
     sonata: Any = None
 
@@ -282,6 +290,9 @@ def make_plan(
 
     runs, cells = plan_scenarios(sims, timeout_s, scenarios)
     runners, skipped, samples, variants = plan_accuracy(model, sims, timeout_s, port_ladder)
+    p_runs, p_cells, p_accuracy = plan_precision(runners, sims, timeout_s, scenarios)
+    runs = list({r.key: r for r in runs + p_runs}.values())  # the float64 runs are shared with the golden cells
+    cells += p_cells
     return NightPlan(
         runs=runs,
         cells=cells,
@@ -291,5 +302,69 @@ def make_plan(
         samples=samples,
         simulators=simulators_table(sims),
         model=model,
+        precision_accuracy=p_accuracy,
         sonata=plan_sonata(sims, timeout_s),
     )
+
+
+# ----------------------------------------------------------------------------------- float32 precision
+
+
+#: The dtype the precision tier compares with float64 (GPU simulators' precision; issue 7 section 3).
+PRECISION_DTYPE = "float32"
+
+
+def precision_label(sim: str, profile: str, dtype: str) -> str:
+    """The report's name of an adapter running a profile in a dtype, e.g. ``tf (tf-billeh) float32``."""
+    return f"{label(sim, profile)} {dtype}"
+
+
+def declares_dtype(sim: str, dtype: str) -> bool:
+    from snnval.adapters import get_adapter
+
+    return dtype in get_adapter(sim).capabilities().dtypes
+
+
+def plan_precision(
+    accuracy_runners: list[AccuracyRun], sims: list[str] | None, timeout_s: float | None, scenarios=None
+) -> tuple[list[ScenarioRun], list[Cell], list[AccuracyRun]]:
+    """Precision cells and their runs: every golden run whose adapter declares float32, run in float32 and
+    compared with its own float64 run by :func:`snnval.precision.precision_compare` (one cell per scenario
+    x dt, not applicable with the reason where the float64 run is, or where the scenario records no V_m,
+    which the tier needs); and a float32 accuracy run beside each float64 accuracy runner of such an adapter.
+    """
+    from snnval.acceptance import golden_runs
+    from snnval.golden_workflow import golden_run_applicability
+    from snnval.scenarios import SCENARIOS
+
+    dtype = PRECISION_DTYPE
+    runs: list[ScenarioRun] = []
+    cells: list[Cell] = []
+    pairs = [(sim, prof) for sim, prof in golden_runs(sims) if declares_dtype(sim, dtype)]
+    for name, sc in SCENARIOS.items():
+        if scenarios is not None and name not in scenarios:
+            continue
+        for dt in sc.dts_ms:
+            spec, stim = sc.build(dt)
+            budget = timeout_s or default_timeout_s(spec.n_neurons, stim.n_steps, stim.n_trials)
+            for sim, prof in pairs:
+                why = golden_run_applicability(sc, sim, prof, dt)
+                if not why and "V_m" not in sc.record:
+                    why = f"the precision tier needs V_m, which {name} does not record (records {sc.record})"
+                ref = None if why else ScenarioRun(name, dt, sim, prof, budget)
+                cand = None if why else ScenarioRun(name, dt, sim, prof, budget, dtype=dtype)
+                runs += [r for r in (ref, cand) if r is not None]
+                cells.append(
+                    Cell(
+                        name, dt, cand, ref, why,
+                        simulator_label=precision_label(sim, prof, dtype),
+                        reference_label=precision_label(sim, prof, "float64"),
+                        dtype=dtype,
+                    )
+                )  # fmt: skip
+    accuracy = [
+        AccuracyRun(precision_label(r.sim, r.profile, dtype), r.sim, r.profile, r.timeout_s, dtype=dtype)
+        for r in accuracy_runners
+        if r.mistakes is None and declares_dtype(r.sim, dtype)
+    ]
+    return runs, cells, accuracy

@@ -189,7 +189,7 @@ def scenario_run_task(run: ScenarioRun, night_id: str | None = None):
     try:
         sc = get_scenario(run.scenario)
         spec, stim = sc.build(run.dt_ms)
-        config = RunConfig(semantics=profile(run.profile), record=sc.record)
+        config = RunConfig(semantics=profile(run.profile), record=sc.record, dtype=run.dtype)
     except Exception as exc:  # noqa: BLE001
         return TaskFailure("error", _short(exc))
     return guarded_run(run.sim, spec, stim, config, run.timeout_s, night_id)
@@ -197,6 +197,8 @@ def scenario_run_task(run: ScenarioRun, night_id: str | None = None):
 
 def cell_task(cell: Cell, candidate, reference=None) -> dict:
     """One score-matrix cell from its run(s): pass, fail with the first divergence, or error with the reason."""
+    if cell.dtype != "float64":
+        return precision_cell_task(cell, candidate, reference)
     out = {
         "scenario": cell.row,
         "simulator": cell.simulator_label,
@@ -235,6 +237,7 @@ def cell_task(cell: Cell, candidate, reference=None) -> dict:
             figures=cmp.report_figures(),
             realtime_factor=candidate.provenance.get("realtime_factor"),
         )
+        out.update(run_fields(candidate))
         if not cmp.passed:
             fd = cmp.first_divergence
             out["reason"] = f"first divergence: {fd.describe()}" if fd else "out of tolerance"
@@ -260,7 +263,7 @@ def accuracy_task(model_path: str, n: int | None, run: AccuracyRun, night_id: st
 
             m = apply_mistakes(spec, stim, readout, run.mistakes, _seed(load_model(model_path).metadata))
             spec, stim, readout, sem = m.spec, m.stimulus, m.readout, m.semantics
-        config = RunConfig(semantics=sem, record=(), record_neurons=np.zeros(0, np.int64))
+        config = RunConfig(semantics=sem, record=(), record_neurons=np.zeros(0, np.int64), dtype=run.dtype)
     except Exception as exc:  # noqa: BLE001
         return TaskFailure("error", _short(exc))
     t0 = time.perf_counter()
@@ -290,4 +293,98 @@ def sample_task(model_path: str, run: SampleRun, night_id: str | None = None):
         "voltage_mV": res.state["V_m"][0, :, 0].round(4).tolist(),
         "dt_ms": res.dt_ms,
         "raster": {"step": res.spike_step.tolist(), "neuron": res.spike_neuron.tolist()},
+    }
+
+
+# ------------------------------------------------------------------------------- device and precision
+
+
+def run_fields(result) -> dict:
+    """Cell fields read from the candidate run: the device it ran on and its dtype (from provenance)."""
+    prov = result.provenance
+    return {"device": prov.get("device"), "dtype": prov.get("dtype", "float64")}
+
+
+def precision_cell_task(cell: Cell, candidate, reference) -> dict:
+    """A float32 cell: the candidate's float32 run against its own float64 run, by the precision tier.
+
+    Passes when every divergence episode is a precision flip and the population counts agree
+    (:mod:`snnval.precision`); the cell carries the number of flips, how far they reach and, once the
+    night is assembled, whether the adapter's task accuracy moved in float32.
+    """
+    out = {
+        "scenario": cell.row,
+        "simulator": cell.simulator_label,
+        "reference": cell.reference_label,
+        "dt_ms": cell.dt_ms,
+        "status": "error",
+        "reason": "",
+        "figures": None,
+        "realtime_factor": None,
+        "dtype": cell.dtype,  # "device" and "precision" only when the runs completed
+    }
+    runs = ((cell.candidate, candidate), (cell.reference, reference))
+    failed = [(r, o) for r, o in runs if isinstance(o, TaskFailure)]
+    if failed or reference is None:
+        status = "not_applicable" if failed and all(o.status == "not_applicable" for _, o in failed) else "error"
+        who = [f"{r.sim} ({r.profile}, {r.dtype}): {o.reason}" for r, o in failed] or ["the float64 run is missing"]
+        out.update(status=status, reason="; ".join(who)[:MAX_REASON_CHARS])
+        return out
+    try:
+        from snnval.precision import precision_compare
+        from snnval.scenarios import get_scenario
+        from snnval.semantics import profile
+
+        spec = get_scenario(cell.scenario).build(cell.dt_ms)[0].validated()
+        sem = profile(cell.candidate.profile)
+        hard = sem.reset == "hard_same_step"  # V_reset in the spike step: margins read from the other run
+        pc = precision_compare(reference, candidate, spec, cell.dtype, populations=spec.populations, hard_reset=hard)
+        dv = np.abs(np.asarray(candidate.state["V_m"]) - np.asarray(reference.state["V_m"]))
+        first = pc.episodes[0].first if pc.episodes else None
+        out.update(run_fields(candidate))
+        out.update(
+            status="pass" if pc.passed else "fail",
+            realtime_factor=candidate.provenance.get("realtime_factor"),
+            figures={
+                "max_abs_dV_mV": float(dv.max()) if dv.size else None,
+                "mean_abs_dV_mV": float(dv.mean()) if dv.size else None,
+                "spikes_matched": int(pc.exact.n_matched),
+                "spikes_missing": int(pc.exact.n_missing),
+                "spikes_extra": int(pc.exact.n_extra),
+                "first_divergence": None
+                if first is None
+                else {"step": first.step, "neuron": first.neuron, "variable": first.variable},
+            },
+            precision=precision_fields(pc),
+        )
+        if not pc.passed:
+            real = [e for e in pc.episodes if e.kind == "real"]
+            out["reason"] = (
+                f"real difference: {real[0].describe()}"
+                if real
+                else "precision flips only, but the population spike counts moved beyond the tolerant tier"
+            )[:MAX_REASON_CHARS]
+    except Exception as exc:  # noqa: BLE001 - e.g. a run without V_m: this cell's error
+        out.update(status="error", reason=_short(exc))
+    return out
+
+
+def precision_fields(pc) -> dict:
+    """The cell's precision summary: flips, real differences, their reach (steps and ms) and the tolerant tier.
+
+    ``max_reach_ms`` is the longest episode (first divergence to the last event before spikes and V re-align,
+    or to the end of the run: ``reaches_end``); ``accuracy_moved`` is filled in when the night is assembled.
+    """
+    reach = [e.reach_steps for e in pc.episodes]
+    return {
+        "dtype": pc.rule.dtype,
+        "n_precision_flips": int(pc.n_flips),
+        "n_real_differences": int(pc.n_real),
+        "max_reach_steps": int(max(reach, default=0)),
+        "max_reach_ms": float(max(reach, default=0) * pc.dt_ms),
+        "reaches_end": any(not e.realigned for e in pc.episodes),
+        "spikes_mismatched_exact": int(pc.exact.n_missing + pc.exact.n_extra),
+        "spikes_mismatched_tolerant": int(pc.tolerant.n_missing + pc.tolerant.n_extra),
+        "statistics_passed": bool(pc.statistics_passed),
+        "accuracy_moved": None,
     }

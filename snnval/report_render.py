@@ -117,6 +117,7 @@ def _cell_view(c: dict | None, scen: str, sim: str, ref: str) -> dict:
             lines.append(f"first divergence: step {d['step']}, neuron {d['neuron']}, {d['variable']}")
     if c["realtime_factor"] is not None:
         lines.append(f"real-time factor {_num(c['realtime_factor'])}")
+    lines += _device_precision_lines(c)
     reason = c["reason"].strip()
     title = f"{_STATUS_TEXT[c['status']]}: {reason}" if reason else _STATUS_TEXT[c["status"]]
     title += f" (dt = {c['dt_ms']:g} ms)"
@@ -130,6 +131,27 @@ def _cell_view(c: dict | None, scen: str, sim: str, ref: str) -> dict:
         "lines": lines,
         "key": f"{sim} | {ref}",
     }
+
+
+def _device_precision_lines(c: dict) -> list[str]:
+    """The device a cell's candidate ran on, and a float32 cell's flips, their reach and the accuracy move."""
+    lines = []
+    if c.get("device"):
+        lines.append(f"device {c['device']}" + (f", {c['dtype']}" if c.get("dtype", "float64") != "float64" else ""))
+    p = c.get("precision")
+    if p is not None:
+        lines.append(
+            f"{p['dtype']}: {p['n_precision_flips']} precision flip(s), {p['n_real_differences']} real difference(s)"
+        )
+        if p["n_precision_flips"] or p["n_real_differences"]:
+            end = " (to the end of the run)" if p["reaches_end"] else ""
+            lines.append(f"longest reach {p['max_reach_steps']} steps = {_num(p['max_reach_ms'], 'g')} ms{end}")
+            lines.append(
+                f"spike mismatches: {p['spikes_mismatched_exact']} exact, {p['spikes_mismatched_tolerant']} tolerant"
+            )
+        moved = p.get("accuracy_moved")
+        lines.append("task accuracy: " + ("not measured" if moved is None else ("moved" if moved else "did not move")))
+    return lines
 
 
 # ---------------------------------------------------------------------------------------- self-check

@@ -78,6 +78,7 @@ def validate_results(results: Any) -> None:
     if error is not None:
         raise _schema_error(error)
     _check_cross_fields(results)
+    _check_precision(results)
 
 
 def _relevance(error):
@@ -183,6 +184,30 @@ def _check_cross_fields(results: dict) -> None:
                 )
 
 
+def _check_precision(results: dict) -> None:
+    """Precision cells: a summary only on float32 cells, reach in ms = steps x dt, a pass without real
+    differences; precision accuracy entries: a movement unless errored, status fail exactly when it moved."""
+    for i, cell in enumerate(results["scenarios"]):
+        p = cell.get("precision")
+        if p is None:
+            continue
+        where = f"scenarios[{i}].precision"
+        if cell.get("dtype", "float64") == "float64" or p["dtype"] != cell.get("dtype"):
+            raise ResultsSchemaError(f"{where}.dtype", f"the cell's dtype (not float64), got {p['dtype']!r}")
+        if abs(p["max_reach_ms"] - p["max_reach_steps"] * cell["dt_ms"]) > 1e-9 * max(1.0, p["max_reach_ms"]):
+            raise ResultsSchemaError(
+                f"{where}.max_reach_ms", f"max_reach_steps x dt_ms = {p['max_reach_steps'] * cell['dt_ms']!r}"
+            )
+        if cell["status"] == "pass" and p["n_real_differences"]:
+            raise ResultsSchemaError(f"{where}.n_real_differences", "0 in a passing cell")
+    for i, entry in enumerate(results.get("precision_accuracy", [])):
+        m = entry["movement"]
+        if (m is None) != (entry["status"] == "error"):
+            raise ResultsSchemaError(f"precision_accuracy[{i}].movement", "null exactly when the status is error")
+        if m is not None and (entry["status"] == "fail") != m["moved"]:
+            raise ResultsSchemaError(f"precision_accuracy[{i}].status", "fail exactly when movement.moved is true")
+
+
 def _check_ci(ci: list[float], value: float, path: str) -> None:
     lo, hi = ci
     # A hair of tolerance: producers may round the bounds for display before writing them.
@@ -234,6 +259,22 @@ class Figures(_Record):
 
 
 @dataclass(frozen=True)
+class PrecisionSummary(_Record):
+    """A float32 cell's precision tier (:func:`snnval.nightly_tasks.precision_fields`): flips and their reach."""
+
+    dtype: str
+    n_precision_flips: int
+    n_real_differences: int
+    max_reach_steps: int
+    max_reach_ms: float
+    reaches_end: bool
+    spikes_mismatched_exact: int
+    spikes_mismatched_tolerant: int
+    statistics_passed: bool
+    accuracy_moved: bool | None = None
+
+
+@dataclass(frozen=True)
 class ScoreCell(_Record):
     """One score-matrix cell: ``simulator`` against ``reference`` ("golden" or another runner)."""
 
@@ -245,7 +286,19 @@ class ScoreCell(_Record):
     reason: str
     figures: Figures | None = None
     realtime_factor: float | None = None
-    _nested = {"figures": Figures}
+    #: Optional (results before issue 7 have none; None = absent, left out by to_json): the device the
+    #: candidate ran on (provenance; absent when it did not run), its dtype, a float32 cell's precision tier.
+    device: str | None = None
+    dtype: str | None = None
+    precision: PrecisionSummary | None = None
+    _nested = {"figures": Figures, "precision": PrecisionSummary}
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        return {k: v for k, v in out.items() if v is not None or k not in _SCORE_CELL_OPTIONAL}
+
+
+_SCORE_CELL_OPTIONAL = ("device", "dtype", "precision")
 
 
 @dataclass(frozen=True)
@@ -324,6 +377,42 @@ class Machine(_Record):
 
 
 @dataclass(frozen=True)
+class AccuracyFields(_Record):
+    n: int
+    correct: int
+    accuracy: float
+    ci95: list[float]
+
+
+@dataclass(frozen=True)
+class AccuracyMovement(_Record):
+    """Float32 vs float64 accuracy on the same trials (:func:`snnval.precision.accuracy_movement`)."""
+
+    reference: AccuracyFields
+    candidate: AccuracyFields
+    prediction_agreement: float
+    mcnemar_b: int
+    mcnemar_c: int
+    mcnemar_p: float
+    moved: bool
+    _nested = {"reference": AccuracyFields, "candidate": AccuracyFields}
+
+
+@dataclass(frozen=True)
+class PrecisionAccuracy(_Record):
+    """One runner's float32 accuracy run against its float64 run (status fail: accuracy moved)."""
+
+    runner: str
+    simulator: str
+    profile: str
+    dtype: str
+    status: str
+    reason: str
+    movement: AccuracyMovement | None = None
+    _nested = {"movement": AccuracyMovement}
+
+
+@dataclass(frozen=True)
 class NightResults(_Record):
     """A whole night. ``from_json`` validates first; ``extra`` keeps unknown top-level keys."""
 
@@ -345,7 +434,10 @@ class NightResults(_Record):
     synthetic: bool = False
     schema_version: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)
+    #: optional: float32 vs float64 accuracy per runner (None = absent, left out by to_json)
+    precision_accuracy: list[PrecisionAccuracy] | None = None
     _nested = {
+        "precision_accuracy": PrecisionAccuracy,
         "machine": Machine,
         "simulators": Simulator,
         "scenarios": ScoreCell,
@@ -366,4 +458,7 @@ class NightResults(_Record):
     def to_json(self) -> dict:
         out = asdict(self)
         extra = out.pop("extra")
+        out["scenarios"] = [c.to_json() for c in self.scenarios]
+        if out["precision_accuracy"] is None:
+            del out["precision_accuracy"]
         return {**out, **extra}

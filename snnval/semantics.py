@@ -106,6 +106,23 @@ ALL_KNOB_VALUES: dict[str, tuple] = {
     for knob in (*KNOB_VALUES, *(k for k in LIF_KNOB_VALUES if k not in KNOB_VALUES))
 }
 
+#: Knob values of BrainPy 2.8.2's generalized integrate-and-fire neuron ``brainpy.dyn.GifRef``
+#: (``brainpy/dyn/neurons/lif.py``, classes GifLTC / GifRefLTC, non-training ``update``), kept apart from
+#: ``KNOB_VALUES`` like the LIF additions. Its step: the after-spike currents I_j, V and V_th are integrated
+#: together (exponential Euler, each equation with the others at their start-of-step values, so V sees the
+#: start-of-step I_j and I_j decays by exp(-k_j dt) every step, refractory or not); V is put back to its old
+#: value while the neuron is refractory; spike if V >= V_th; in the spike step V = V_reset,
+#: I_j = R_j I_j + A_j (the decayed I_j) and V_th = max(V_th_reset, V_th).
+GIF_KNOB_VALUES: dict[str, tuple] = {
+    # "gif_same_step": ASC_j jumps to asc_r_j * ASC_j + asc_amps_j in the spike step (no exp(-k t_ref)
+    #     factor: the ASCs keep decaying while refractory, also under refractory=clamp), and V sees the
+    #     start-of-step ASC (no step mean). TF's "tf_late_jump" jumps one step later; NEST's "nest_exact"
+    #     freezes the ASCs while refractory and feeds V their step mean.
+    "asc": ("gif_same_step",),
+}
+for _knob, _values in GIF_KNOB_VALUES.items():
+    ALL_KNOB_VALUES[_knob] = ALL_KNOB_VALUES[_knob] + tuple(v for v in _values if v not in ALL_KNOB_VALUES[_knob])
+
 #: 5 (latency): with ``psc_to_v='euler_lag'`` a spike emitted at step s with delay d first moves V
 #: at s+d+2, with ``exact_alpha`` at s+d+1. ``delay_offset_steps`` is the compensation a port
 #: applies (e.g. NEST delay = d_TF + 1 step); it is added to every recurrent and input delay.
@@ -260,6 +277,32 @@ PROFILES: dict[str, Semantics] = {
         initial_v="e_l",
         input_timing="in_arrival_step",
         name="snn-discrete",
+    ),
+    # Norse 1.1 LIFBoxCell (norse/torch/functional/lif_box.py): the discrete rule with the reset in the spike
+    # step (reset_value: v = v_reset at once; reset_subtract is subtract_same_step), input in its arrival step.
+    "norse-lif-box": Semantics(
+        reset="hard_same_step",
+        refractory="mask_spikes",
+        asc="tf_late_jump",
+        psc_to_v="euler_lag",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        input_timing="in_arrival_step",
+        name="norse-lif-box",
+    ),
+    # BrainPy 2.8.2 GifRef on a GLIF3 cell (threshold adaptation off: a = 0, V_th_reset = V_th_inf = V_th,
+    # R_j = asc_r, A_j = asc_amps): NEST's hard reset in the spike step and V held for ceil(t_ref/dt)
+    # steps (the BrainPy adapter counts refractoriness in whole steps), the GifRef ASC rule above, the
+    # exponential-Euler V step with the start-of-step input. GifRef's threshold test is V >= V_th where TF
+    # and NEST test V > V_th: the two part only when V lands exactly on V_th (no knob; a measure-zero event).
+    "brainpy-gifref": Semantics(
+        reset="hard_same_step",
+        refractory="clamp",
+        asc="gif_same_step",
+        psc_to_v="euler_lag",
+        delay_rounding="nest_half_up",
+        initial_v="e_l",
+        name="brainpy-gifref",
     ),
 }
 

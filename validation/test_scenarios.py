@@ -25,7 +25,11 @@ def _assert_nontrivial(result, scenario) -> None:
     """Guard against trivial passes: the reference run must spike and its voltage must move."""
     assert result.n_spikes >= scenario.min_spikes, f"{scenario.name}: only {result.n_spikes} spikes"
     v = result.state["V_m"]
-    assert np.ptp(v) > 1.0, f"{scenario.name}: V_m never moves by more than 1 mV"
+    # 1 mV, or half the smallest V_th - E_L where that is below 2 mV: with a reset in the spike step (Norse,
+    # NEST) the recorded V never exceeds V_th, so on lif_discrete_single (theta = 1 mV) it spans < theta
+    spec = scenario.build_spec()
+    least = min(1.0, 0.5 * float(np.min(spec.cells.vsc_mV[np.unique(spec.node_type)])))
+    assert np.ptp(v) > least, f"{scenario.name}: V_m never moves by more than {least:g} mV"
 
 
 def _usable(scenario: str, sim: str, profile: str, dt: float) -> bool:
