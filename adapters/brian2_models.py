@@ -288,9 +288,16 @@ def iaf_psc_alpha_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, 
     Step: if not refractory U = P30 (I + I_e) + P31ex dI_ex + P32ex I_ex + P31in dI_in + P32in I_in
     + expm1(-h/tau_m) U + U, bounded below by V_min; else ref -= 1. I = h P11 dI + P11 I;
     dI = P11 dI + e/tau arrivals; on U >= th: ref = ceil(t_ref/h), U = U_reset.
+    Under ``psc_to_v="brian2_exact_or_euler"`` (pyNN.brian2's IF_curr_alpha, Brian2's exact updater: the
+    same propagators) the inhibitory port decays with tau_syn_ex, as pyNN.brian2's equations write it.
     """
     p = _columns(cells, node_type)
     h = float(dt_ms)
+    tau_in = p["tau_syn_in"]
+    if sem.psc_to_v == "brian2_exact_or_euler":
+        # pyNN.brian2 (PyNN 0.13, pyNN/brian2/standardmodels/receptors.py, current_based_alpha_synapses)
+        # writes both alpha kernels with tau_syn_e: the inhibitory PSC decays with tau_syn_E, not tau_syn_I.
+        tau_in = p["tau_syn_ex"]
     values = {
         "U": _initial_v(p, sem, _file_v_m(cells, node_type)) - p["E_L"],
         "th": p["V_th"] - p["E_L"],
@@ -301,7 +308,7 @@ def iaf_psc_alpha_model(cells: GLIF3Cells, node_type: np.ndarray, dt_ms: float, 
         "I_e": p["I_e"],
         "nref": _lif_refractory_steps(p["t_ref"], h, sem),
     }
-    for port, tau in (("ex", p["tau_syn_ex"]), ("in", p["tau_syn_in"])):
+    for port, tau in (("ex", p["tau_syn_ex"]), ("in", tau_in)):
         p31, p32 = alpha_propagators(tau, p["tau_m"], p["C_m"], h)
         values[f"P11{port}"] = np.exp(-h / tau)
         values[f"P21{port}"] = h * values[f"P11{port}"]

@@ -198,8 +198,9 @@ class Brian2Adapter(Adapter):
     name = "brian2"
     package = "brian2"
     description = "Brian2 (direct): NEST glif_psc step and NEST's LIF family as Brian2 code; numpy or cython"
-    #: NEST's profile, and pyNN.neuron's and pyNN.brian2's rules on iaf_psc_exp / iaf_cond_exp (the LIF knob
-    #: values of semantics.LIF_KNOB_VALUES), so each PyNN backend has a same-semantics peer checked in CI
+    #: NEST's profile, and pyNN.neuron's and pyNN.brian2's rules on iaf_psc_exp / iaf_cond_exp, pyNN.brian2's
+    #: also on iaf_psc_alpha (the LIF knob values of semantics.LIF_KNOB_VALUES), so each PyNN backend has a
+    #: same-semantics peer checked in CI
     profiles = ("nest-glif-psc", "pynn-neuron", "pynn-brian2")
 
     def _import(self) -> None:
@@ -220,10 +221,15 @@ class Brian2Adapter(Adapter):
             },
             # iaf_psc_exp and iaf_cond_exp also run pyNN.brian2's refractory countdown (profile pynn-brian2) and
             # pyNN.neuron's implicit Euler V step and late reset (profile pynn-neuron), so bisect can toggle
-            # them; GLIF3 and iaf_psc_alpha run NEST's step only
+            # them; iaf_psc_alpha runs NEST's step and pyNN.brian2's (refractory countdown, inhibitory PSC
+            # with tau_syn_ex), not pyNN.neuron's; GLIF3 runs NEST's step only
             model_knobs={
-                m: {"refractory": ("clamp",), "reset": ("hard_same_step",), "psc_to_v": ("exact_alpha",)}
-                for m in ("glif3", "iaf_psc_alpha")
+                "glif3": {"refractory": ("clamp",), "reset": ("hard_same_step",), "psc_to_v": ("exact_alpha",)},
+                "iaf_psc_alpha": {
+                    "refractory": ("clamp", "clamp_from_spike_step"),
+                    "reset": ("hard_same_step",),
+                    "psc_to_v": ("exact_alpha", "brian2_exact_or_euler"),
+                },
             },
             dtypes=("float64",),
             event_amplitudes="real",

@@ -275,7 +275,8 @@ class PyNNBrian2Adapter(PyNNAdapter):
     @staticmethod
     def _knobs() -> dict[str, tuple]:
         # Brian2's refractory countdown starts in the spike step (semantics.LIF_KNOB_VALUES, profile pynn-brian2)
-        # and its default state updater: exact for IF_curr_exp, forward Euler for IF_cond_exp
+        # and its default state updater: exact for IF_curr_exp and IF_curr_alpha (whose inhibitory PSC uses
+        # tau_syn_E), forward Euler for IF_cond_exp
         return {
             **PyNNAdapter._knobs(),
             "refractory": ("clamp_from_spike_step",),

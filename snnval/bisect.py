@@ -144,11 +144,13 @@ def bisect_knobs(
     dt_ms: float,
     knob_reference: str = "tf",
     run: Callable[[str, Semantics], RunResult] | None = None,
+    models: frozenset[str] | None = None,
 ) -> BisectReport:
     """Bisect ``candidate`` against ``reference`` on ``scenario``; ``knob_reference`` is the adapter that
     runs every knob setting of the ladder (it must declare both profiles' values for the scenario's model).
     ``run(sim, semantics)`` runs the scenario (default: :func:`snnval.runner.run_scenario`; a caller may
-    pass a cached one, e.g. :class:`snnval.lif_pairs.RunCache`)."""
+    pass a cached one, e.g. :class:`snnval.lif_pairs.RunCache`). ``models``: the neuron models of what ``run``
+    runs (for the V tolerance), when ``run`` runs a network that is not the registered ``scenario``."""
     ref_sem, cand_sem = profile(reference_profile), profile(candidate_profile)
     if run is None:
 
@@ -158,7 +160,8 @@ def bisect_knobs(
     def tf(sem):
         return run(knob_reference, sem)
 
-    models = get_scenario(scenario).build_spec().neuron_models  # for the V tolerance (acceptance)
+    if models is None:  # for the V tolerance (acceptance)
+        models = get_scenario(scenario).build_spec().neuron_models
     reference = run(reference_sim, ref_sem)
     candidate = run(candidate_sim, cand_sem)
     main = _compare(reference, candidate, models)

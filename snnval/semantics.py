@@ -96,6 +96,11 @@ LIF_KNOB_VALUES: dict[str, tuple] = {
     #     pyNN.brian2 (PyNN 0.13) uses: the exact solution for linear (current-based) cells, NEST's propagators
     #     again, and one forward Euler step of V and the conductances for conductance-based cells (V g is not
     #     linear): V' = V + h/C (g_L (E_L - V) + g_ex (E_ex - V) + g_in (E_in - V) + I), g' = g (1 - h/tau_syn).
+    #     Its equations are pyNN.brian2's too: IF_curr_alpha's inhibitory alpha PSC decays with tau_syn_E, not
+    #     tau_syn_I (PyNN 0.13 pyNN/brian2/standardmodels/receptors.py, current_based_alpha_synapses, lines
+    #     47-48 write dii/dt and dyi/dt over tau_syn_e); its kernel is NEST's otherwise (a spike adds w to y,
+    #     di/dt = (e y - i)/tau, so the PSC peaks at w after tau; exact update, arrival after the step's
+    #     update). Measured on the alpha cells of tests/lif_networks.py (tests/test_lif_pairs.py).
     "psc_to_v": ("implicit_euler", "brian2_exact_or_euler"),
 }
 
@@ -239,10 +244,10 @@ PROFILES: dict[str, Semantics] = {
         input_timing="in_arrival_step",
         name="nest-psc-delta",
     ),
-    # pyNN.brian2's LIF cells (IF_curr_exp, IF_cond_exp): NEST's step except that the refractory countdown
-    # starts in the spike step (refractory="clamp_from_spike_step") and conductance cells take a forward Euler
-    # step (psc_to_v="brian2_exact_or_euler"); the Brian2 adapter runs NEST's LIF models under it and
-    # reproduces pyNN.brian2 spike for spike.
+    # pyNN.brian2's LIF cells (IF_curr_exp, IF_curr_alpha, IF_cond_exp): NEST's step except that the refractory
+    # countdown starts in the spike step (refractory="clamp_from_spike_step"), conductance cells take a forward
+    # Euler step and IF_curr_alpha's inhibitory PSC uses tau_syn_E (psc_to_v="brian2_exact_or_euler"); the
+    # Brian2 adapter runs NEST's LIF models under it and reproduces pyNN.brian2 spike for spike.
     "pynn-brian2": Semantics(
         reset="hard_same_step",
         refractory="clamp_from_spike_step",

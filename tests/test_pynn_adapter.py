@@ -259,8 +259,8 @@ def test_pynn_brian2_inputs_arrive_as_on_nest(lif_case):
     spec, stim, ref = lif_case
     got = get_adapter("pynn-brian2").run(spec, stim, _config("pynn-brian2", record=("V_m",)))
     # IF_curr_exp only: pyNN.brian2's IF_curr_alpha first differs from NEST's iaf_psc_alpha in step 106
-    # (neuron 22) of this case without a spike rule to explain it (measured; unexplained, and no LIF
-    # scenario of the suite uses iaf_psc_alpha), and it feeds the exp cells later on
+    # (neuron 22) of this case, its inhibitory PSC decaying with tau_syn_E (psc_to_v=brian2_exact_or_euler,
+    # tests/test_lif_pairs.py), and it feeds the exp cells later on
     psc = np.flatnonzero(spec.node_type == 0)
     arrival = _first_arrival(spec, stim, psc)
     assert arrival > 5
