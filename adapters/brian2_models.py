@@ -32,7 +32,7 @@ import numpy as np
 
 from snnval.adapters.tf_reference import alpha_propagators
 from snnval.errors import SpecError
-from snnval.semantics import Semantics, refractory_steps
+from snnval.semantics import Semantics, refractory_steps, refractory_steps_brian2, refractory_steps_nearest
 from snnval.spec import GLIF3Cells
 
 #: NEST 3.10 defaults of the LIF family (from the models' Parameters_ constructors in NEST's
@@ -87,10 +87,14 @@ def _declare(names: list[str], kind: str = "1") -> str:
 
 
 def _lif_refractory_steps(t_ref_ms: np.ndarray, h: float, sem: Semantics) -> np.ndarray:
-    """Steps V is held after a spike step: NEST's ceil(t_ref/h) (knob ``refractory="clamp"``), or one
-    fewer when the countdown starts in the spike step itself (``"clamp_from_spike_step"``, pyNN.brian2)."""
-    n = refractory_steps(t_ref_ms, h)
-    return np.maximum(n - 1, 0) if sem.refractory == "clamp_from_spike_step" else n
+    """Steps V is held after a spike step: NEST's ceil(t_ref/h) (knob ``refractory="clamp"``), Brian2's
+    floor(t_ref/h + 1e-3) counted from the spike step itself (``"clamp_from_spike_step"``, pyNN.brian2), or
+    round(t_ref/h) (``"clamp_nearest"``, pyNN.neuron)."""
+    if sem.refractory == "clamp_from_spike_step":
+        return np.maximum(refractory_steps_brian2(t_ref_ms, h) - 1, 0)
+    if sem.refractory == "clamp_nearest":
+        return refractory_steps_nearest(t_ref_ms, h)
+    return refractory_steps(t_ref_ms, h)
 
 
 def _lif_reset(sem: Semantics) -> tuple[str, str]:

@@ -215,18 +215,18 @@ class Brian2Adapter(Adapter):
             # state update, as NEST); the mapping knobs are the adapter's choice.
             knobs={
                 **NEST_STEP_KNOBS,
-                "refractory": ("clamp", "clamp_from_spike_step"),
+                "refractory": ("clamp", "clamp_from_spike_step", "clamp_nearest"),
                 "reset": ("hard_same_step", "hard_next_step"),
                 "psc_to_v": ("exact_alpha", "implicit_euler", "brian2_exact_or_euler"),
             },
             # iaf_psc_exp and iaf_cond_exp also run pyNN.brian2's refractory countdown (profile pynn-brian2) and
-            # pyNN.neuron's implicit Euler V step and late reset (profile pynn-neuron), so bisect can toggle
-            # them; iaf_psc_alpha runs NEST's step and pyNN.brian2's (refractory countdown, inhibitory PSC
-            # with tau_syn_ex), not pyNN.neuron's; GLIF3 runs NEST's step only
+            # pyNN.neuron's implicit Euler V step, late reset and rounded clamp (profile pynn-neuron), so bisect
+            # can toggle them; iaf_psc_alpha runs NEST's step and pyNN.brian2's (refractory countdown,
+            # inhibitory PSC with tau_syn_ex), not pyNN.neuron's V step; GLIF3 runs NEST's step only
             model_knobs={
                 "glif3": {"refractory": ("clamp",), "reset": ("hard_same_step",), "psc_to_v": ("exact_alpha",)},
                 "iaf_psc_alpha": {
-                    "refractory": ("clamp", "clamp_from_spike_step"),
+                    "refractory": ("clamp", "clamp_from_spike_step", "clamp_nearest"),
                     "reset": ("hard_same_step",),
                     "psc_to_v": ("exact_alpha", "brian2_exact_or_euler"),
                 },

@@ -57,9 +57,11 @@ and 1.0 (tests/test_pynn_adapter.py checks each):
 Semantics: the GLIF3 knobs are declared at NEST glif_psc's values (pyNN.nest runs glif_psc itself);
 the mapping knobs (delay rounding, initial V, delay offset) are the adapter's own and take every value.
 pynn-nest runs as the ``nest-glif-psc`` profile. pyNN.brian2 holds V one step less after a spike than
-NEST (the knob value ``refractory="clamp_from_spike_step"``, profile ``pynn-brian2``); pyNN.neuron
-advances V by NEURON's implicit (backward) Euler step and records the spike step's V before its reset
-(``psc_to_v="implicit_euler"``, ``reset="hard_next_step"``, profile ``pynn-neuron``).
+NEST where t_ref is a multiple of dt, two less where it is not (Brian2 counts floor(t_ref/dt) from the spike
+step: the knob value ``refractory="clamp_from_spike_step"``, profile ``pynn-brian2``); pyNN.neuron
+advances V by NEURON's implicit (backward) Euler step, records the spike step's V before its reset and
+holds V for round(t_ref/dt) steps (``psc_to_v="implicit_euler"``, ``reset="hard_next_step"``,
+``refractory="clamp_nearest"``, profile ``pynn-neuron``; a t_ref of k + 1/2 steps is not applicable there).
 """
 
 from __future__ import annotations
@@ -80,10 +82,11 @@ import numpy as np
 
 from snnval.adapters.base import Adapter, Capabilities, RunConfig, RunResult
 from snnval.errors import AdapterFailure, NotApplicable, SnnvalError, SpecError
-from snnval.semantics import NEST_STEP_KNOBS, delay_steps
+from snnval.semantics import NEST_STEP_KNOBS, delay_steps, refractory_half_step_ties
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
-from snnval.units import PYNN_IAF_CELL, iaf_to_pynn, iaf_weight_to_pynn, pA_to_nA
+from snnval.time_grid import nest_tics_per_step
+from snnval.units import PYNN_IAF_CELL, iaf_nest_params, iaf_to_pynn, iaf_weight_to_pynn, pA_to_nA
 
 BACKENDS = ("nest", "neuron", "brian2")
 #: Python module and distribution of each backend's simulator.
@@ -261,9 +264,25 @@ class PyNNNeuronAdapter(PyNNAdapter):
 
     @staticmethod
     def _knobs() -> dict[str, tuple]:
-        # NEURON's fixed step: V by implicit Euler, the spike step's V recorded before the reset
-        # (semantics.LIF_KNOB_VALUES, profile pynn-neuron)
-        return {**PyNNAdapter._knobs(), "reset": ("hard_next_step",), "psc_to_v": ("implicit_euler",)}
+        # NEURON's fixed step: V by implicit Euler, the spike step's V recorded before the reset, the clamp
+        # ended at the nearest step boundary (semantics.LIF_KNOB_VALUES, profile pynn-neuron)
+        return {
+            **PyNNAdapter._knobs(),
+            "reset": ("hard_next_step",),
+            "refractory": ("clamp_nearest",),
+            "psc_to_v": ("implicit_euler",),
+        }
+
+    def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
+        super().check(spec, stimulus, config)
+        spec = spec.validated()
+        for t in np.unique(spec.node_type):
+            t_ref_ms = iaf_nest_params(spec.cells.models[t], spec.cells.native_params[t])["t_ref"]
+            if refractory_half_step_ties(t_ref_ms, float(stimulus.dt_ms)):
+                raise NotApplicable(
+                    f"t_ref {t_ref_ms} ms is an odd number of half steps at dt {stimulus.dt_ms} ms: NEURON ends "
+                    "the refractory clamp at the nearest step boundary and rounds such a half either way by spike"
+                )
 
 
 class PyNNBrian2Adapter(PyNNAdapter):
@@ -271,6 +290,22 @@ class PyNNBrian2Adapter(PyNNAdapter):
     backend = "brian2"
     profiles = ("pynn-brian2",)
     description = "PyNN 0.13 on Brian2 (numpy target): IF_curr_exp/IF_curr_alpha/IF_cond_exp"
+
+    #: Brian2's default clock; pyNN.brian2 0.13 creates SpikeSourceArray's SpikeGeneratorGroup without the
+    #: simulation's clock (pyNN/brian2/cells.py), so its spikes are binned on this grid, not on dt
+    GENERATOR_DT_MS = 0.1
+
+    def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
+        super().check(spec, stimulus, config)
+        dt = float(stimulus.dt_ms)
+        if len(stimulus.events) and nest_tics_per_step(dt) % nest_tics_per_step(self.GENERATOR_DT_MS):
+            raise NotApplicable(
+                f"input events at dt {dt} ms: pyNN.brian2 0.13 runs SpikeSourceArray on Brian2's default clock "
+                f"({self.GENERATOR_DT_MS} ms), not the simulation's, so a spike time is binned to "
+                f"{self.GENERATOR_DT_MS} ms and arrives off the step grid unless dt is a whole multiple of it "
+                "(measured at dt 0.25 ms: an event of an odd step acts one step early; Brian2 warns "
+                "synapses_dt_mismatch)"
+            )
 
     @staticmethod
     def _knobs() -> dict[str, tuple]:

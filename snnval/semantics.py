@@ -10,7 +10,7 @@ The LIF family adds ``LIF_KNOB_VALUES`` (kept apart from that table): the resets
 ``hard_next_step`` and ``subtract_same_step`` and the knob ``input_timing``, which
 the discrete-time LIF rule of deep-learning SNN libraries needs (profile
 ``snn-discrete``; the TF reference runs it as model ``lif_discrete``), and the rules
-of the PyNN backends' LIF cells (``refractory="clamp_from_spike_step"``,
+of the PyNN backends' LIF cells (``refractory="clamp_from_spike_step"`` / ``"clamp_nearest"``,
 ``psc_to_v="implicit_euler"`` / ``"brian2_exact_or_euler"``; profiles ``pynn-brian2``,
 ``pynn-neuron``), which the Brian2 adapter runs for NEST's iaf_* models (not the TF reference).
 
@@ -80,13 +80,22 @@ LIF_KNOB_VALUES: dict[str, tuple] = {
     # "in_arrival_step": it adds to V in step a itself, before step a's threshold test (the discrete
     #     rule's sum_j w_j s_j[t]; NEST iaf_psc_delta's rule).
     "input_timing": ("end_of_arrival_step", "in_arrival_step"),
-    # "clamp_from_spike_step": the refractory countdown of ceil(t_ref/dt) steps starts in the spike step
-    #     itself, so V is held in steps s+1 .. s+n-1 and integrates again in step s+n (n = ceil(t_ref/dt)),
-    #     one step earlier than NEST's "clamp" (held in s+1 .. s+n, free in s+n+1). pyNN.brian2 (PyNN 0.13,
-    #     Brian2 2.9): Brian2 stamps a spike of step s at s*dt and its ``refractory`` condition holds while
-    #     t - lastspike < t_ref, measured on IF_curr_exp and IF_cond_exp at dt 0.1 ms
-    #     (tests/test_pynn_adapter.py, tests/test_lif_pairs.py).
-    "refractory": ("clamp_from_spike_step",),
+    # "clamp_from_spike_step": the refractory countdown starts in the spike step itself and counts Brian2's
+    #     m = timestep(t_ref, dt) = floor(t_ref/dt + 1e-3) steps (refractory_steps_brian2), so V is held in
+    #     steps s+1 .. s+m-1 and integrates again in step s+m; NEST's "clamp" holds s+1 .. s+n with
+    #     n = ceil(t_ref/dt) and frees s+n+1: one step later where t_ref is a multiple of dt, two where it
+    #     is not (t_ref 2.5 ms at dt 1 ms: free in s+2 vs s+4). pyNN.brian2 (PyNN 0.13, Brian2 2.9): Brian2
+    #     stamps a spike of step s at s*dt and holds while timestep(t - lastspike, dt) < timestep(t_ref, dt)
+    #     (brian2/groups/neurongroup.py), measured on IF_curr_exp, IF_curr_alpha and IF_cond_exp at dt 0.1
+    #     and 1 ms (tests/test_pynn_adapter.py, tests/test_lif_pairs.py).
+    # "clamp_nearest": V held for round(t_ref/dt) steps after the spike step (NEST's "clamp" holds
+    #     ceil(t_ref/dt)). pyNN.neuron (PyNN 0.13, NEURON 9.0.2, fixed step): its ResetRefrac mechanism ends
+    #     the clamp with a self-event at t_spike + t_ref, and NEURON's fixed step delivers an event at the step
+    #     boundary t where te <= t + dt/2, i.e. at the nearest boundary. An exact half (t_ref/dt = k + 1/2)
+    #     goes either way with the rounding of (t + 1e-12) + (t_ref - 1e-12) (measured: t_ref 2.5 ms at dt
+    #     1 ms holds 2 or 3 steps by spike), so the pyNN.neuron adapter refuses such specs; this value
+    #     rounds halves up. Measured at dt 1, 0.25 and 0.1 ms with t_ref 0.5-2.7 ms (tests/test_lif_pairs.py).
+    "refractory": ("clamp_from_spike_step", "clamp_nearest"),
     # "implicit_euler": V advanced by one backward (implicit) Euler step from the input current at the start
     #     of the step, U' = (U + h/C I) / (1 + h/tau_m) with U = V - E_L (conductance cells: the conductances
     #     at the start of the step, V' = (V + h/C (g_L E_L + g_ex E_ex + g_in E_in + I)) / (1 + h/C (g_L + g_ex
@@ -258,11 +267,11 @@ PROFILES: dict[str, Semantics] = {
         name="pynn-brian2",
     ),
     # pyNN.neuron's LIF cells (NEURON's fixed step): V by implicit Euler (psc_to_v="implicit_euler"), and the
-    # spike step's recorded V still above threshold, V_reset from the next step on (reset="hard_next_step";
-    # the refractory clamp then holds it for ceil(t_ref/dt) steps after the spike step, as NEST).
+    # spike step's recorded V still above threshold, V_reset from the next step on (reset="hard_next_step"),
+    # held for round(t_ref/dt) steps after the spike step (refractory="clamp_nearest"; NEST holds ceil).
     "pynn-neuron": Semantics(
         reset="hard_next_step",
-        refractory="clamp",
+        refractory="clamp_nearest",
         asc="nest_exact",
         psc_to_v="implicit_euler",
         delay_rounding="nest_half_up",
@@ -383,6 +392,28 @@ def refractory_steps(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:
     """NEST's RefractoryCounts: t_ref in whole steps, rounded up (computed in integer tics)."""
     step_tics = int(_tics(dt_ms))
     return -(-_tics(t_ref_ms) // step_tics)
+
+
+def refractory_steps_nearest(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:
+    """t_ref in whole steps, rounded to the nearest, halves up (in integer tics; knob
+    ``refractory="clamp_nearest"``, NEURON's fixed-step event delivery)."""
+    step_tics = int(_tics(dt_ms))
+    return (2 * _tics(t_ref_ms) + step_tics) // (2 * step_tics)
+
+
+def refractory_half_step_ties(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:
+    """Where t_ref is an odd number of half steps (t_ref/dt = k + 1/2, in tics): NEURON may round it either way."""
+    step_tics = int(_tics(dt_ms))
+    return (2 * _tics(t_ref_ms)) % (2 * step_tics) == step_tics
+
+
+def refractory_steps_brian2(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:
+    """Brian2's ``timestep(t_ref, dt)``: t_ref in whole steps, rounded down after a shift of 1e-3 dt, in
+    seconds as Brian2 computes it (brian2/core/functions.py); the steps of ``refractory`` counted from the
+    spike step itself (knob ``refractory="clamp_from_spike_step"``)."""
+    t_ref_s = np.asarray(t_ref_ms, dtype=float) * 1e-3
+    dt_s = float(dt_ms) * 1e-3
+    return np.asarray((t_ref_s + 1e-3 * dt_s) / dt_s, dtype=np.int64)
 
 
 def refractory_steps_bmtk(t_ref_ms: np.ndarray, dt_ms: float) -> np.ndarray:

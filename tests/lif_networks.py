@@ -92,3 +92,10 @@ def lif_stimulus(spec: NetworkSpec, dt_ms: float, duration_ms: float = 200.0, ra
         np.zeros(4, np.int64), np.array([s1, s2, s1, s2]), np.array([0, 0, 1, 1]), np.array([300.0, 0.0, 250.0, 0.0])
     )
     return FrozenStimulus(dt_ms, n_steps, 1, events, currents, seed=seed, description="lif_network test input")
+
+
+def with_native_params(spec: NetworkSpec, **native: float) -> NetworkSpec:
+    """The spec with ``native`` set in every node type's NEST parameters (e.g. ``t_ref=2.3``)."""
+    params = tuple({**p, **native} for p in spec.cells.native_params)
+    cells = type(spec.cells)(**{**spec.cells.__dict__, "native_params": params})
+    return type(spec)(**{**spec.__dict__, "cells": cells})

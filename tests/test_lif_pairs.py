@@ -8,9 +8,11 @@ whole table, in which no pair may be unexplained.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from lif_networks import lif_network, lif_stimulus
+from lif_networks import lif_network, lif_stimulus, with_native_params
 
 from snnval.acceptance import SAME_SEMANTICS_TOLERANCES, SOLVER_V_TOLERANCE
 from snnval.adapters import get_adapter
@@ -27,7 +29,14 @@ from snnval.lif_pairs import (
     pair_verdict,
     pairs_table,
 )
-from snnval.semantics import PROFILES, profile
+from snnval.semantics import (
+    PROFILES,
+    profile,
+    refractory_half_step_ties,
+    refractory_steps,
+    refractory_steps_brian2,
+    refractory_steps_nearest,
+)
 
 pytestmark = [pytest.mark.sim("pynn"), pytest.mark.sim("brian2"), pytest.mark.sim("nest")]
 
@@ -65,8 +74,30 @@ def test_new_profiles_differ_from_nest_by_exactly_their_named_knobs():
     }
     assert nest.differing_knobs(PROFILES["pynn-neuron"]) == {
         "reset": ("hard_same_step", "hard_next_step"),
+        "refractory": ("clamp", "clamp_nearest"),
         "psc_to_v": ("exact_alpha", "implicit_euler"),
     }
+
+
+@pytest.mark.parametrize(
+    ("t_ref_ms", "dt_ms", "nest", "brian2", "nearest", "half_tie"),
+    [
+        (2.0, 0.1, 20, 20, 20, False),  # 2.0/0.1 = 20.000000000000004 in float: every rule gives 20
+        (2.5, 0.1, 25, 25, 25, False),
+        (2.5, 1.0, 3, 2, 3, True),  # NEURON rounds this half either way (measured), hence refused there
+        (2.3, 1.0, 3, 2, 2, False),
+        (2.7, 1.0, 3, 2, 3, False),
+        (2.15, 0.25, 9, 8, 9, False),  # 8.6 steps
+        (2.05, 0.1, 21, 20, 21, True),  # 20.5 steps
+    ],
+)
+def test_refractory_step_counts_of_each_rule(t_ref_ms, dt_ms, nest, brian2, nearest, half_tie):
+    """NEST counts ceil(t_ref/dt), Brian2 floor(t_ref/dt + 1e-3) from the spike step, NEURON's event delivery
+    round(t_ref/dt) (semantics.LIF_KNOB_VALUES["refractory"])."""
+    assert int(refractory_steps(t_ref_ms, dt_ms)) == nest
+    assert int(refractory_steps_brian2(t_ref_ms, dt_ms)) == brian2
+    assert int(refractory_steps_nearest(t_ref_ms, dt_ms)) == nearest
+    assert bool(refractory_half_step_ties(t_ref_ms, dt_ms)) == half_tie
 
 
 def test_brian2_runs_the_backend_profiles_only_where_it_implements_them():
@@ -148,11 +179,38 @@ def test_brian2_in_the_backends_profile_reproduces_a_network_with_synaptic_input
     assert cmp.passed, cmp.summary()
 
 
-def _alpha_with_tau_syn_in(tau_syn_in_ms: float):
-    spec = lif_network(("alpha",))
-    params = {**spec.cells.native_params[0], "tau_syn_in": tau_syn_in_ms}
-    cells = type(spec.cells)(**{**spec.cells.__dict__, "native_params": (params,)})
-    return type(spec)(**{**spec.__dict__, "cells": cells})
+@pytest.mark.parametrize("backend", ["pynn-brian2", "pynn-neuron"])
+def test_brian2_reproduces_the_backends_refractory_rounding_where_t_ref_is_off_the_grid(backend):
+    """t_ref 2.3 ms at dt 1 ms: NEST holds V for 3 steps, pyNN.neuron for round(2.3) = 2, pyNN.brian2 for
+    floor(2.3) - 1 = 1 counted from the spike step. Brian2 in the backend's profile reproduces it spike for
+    spike; with NEST's clamp in its place it does not (the rounding is what the knob value names)."""
+    _require("brian2", backend)
+    spec = with_native_params(lif_network(("exp", "cond")), t_ref=2.3)
+    stim = lif_stimulus(spec, 1.0)
+    config = RunConfig(semantics=profile(backend), record=("V_m",))
+    got = get_adapter(backend).run(spec, stim, config)
+    ref = get_adapter("brian2").run(spec, stim, config)
+    assert got.n_spikes >= 100
+    cmp = compare(ref, got, tolerances={"V_m": SAME_SEMANTICS_TOLERANCES["V_m"]}, match_window_steps=0)
+    assert cmp.passed, cmp.summary()
+    nest_clamp = RunConfig(semantics=replace(profile(backend), refractory="clamp"), record=("V_m",))
+    assert not compare(get_adapter("brian2").run(spec, stim, nest_clamp), got, match_window_steps=0).spikes.passed
+
+
+def test_backends_refuse_what_they_cannot_run_on_the_grid():
+    """pyNN.neuron rounds a t_ref of k + 1/2 steps either way by spike; pyNN.brian2 bins SpikeSourceArray times
+    on Brian2's default 0.1 ms clock, so input events at a dt that is not a multiple of it arrive off the grid.
+    Both are refused with the reason (measured: 2.5 ms at dt 1 held 2 or 3 steps; at dt 0.25 an event of an odd
+    step acted one step early)."""
+    _require("pynn-neuron", "pynn-brian2")
+    half = with_native_params(lif_network(("exp",)), t_ref=2.5)
+    with pytest.raises(NotApplicable, match="odd number of half steps"):
+        get_adapter("pynn-neuron").check(half, lif_stimulus(half, 1.0), RunConfig(semantics=profile("pynn-neuron")))
+    get_adapter("pynn-neuron").check(half, lif_stimulus(half, 0.1), RunConfig(semantics=profile("pynn-neuron")))
+    spec = lif_network(("exp",))
+    with pytest.raises(NotApplicable, match="default clock"):
+        get_adapter("pynn-brian2").check(spec, lif_stimulus(spec, 0.25), RunConfig(semantics=profile("pynn-brian2")))
+    get_adapter("pynn-brian2").check(spec, lif_stimulus(spec, 0.2), RunConfig(semantics=profile("pynn-brian2")))
 
 
 def test_pynn_brian2_alpha_inhibitory_psc_decays_with_tau_syn_E():
@@ -161,7 +219,10 @@ def test_pynn_brian2_alpha_inhibitory_psc_decays_with_tau_syn_E():
     and with tau_syn_in = tau_syn_ex = 1 ms gives the same spikes and V on pyNN.brian2, while on NEST (which
     honours tau_syn_in) they differ. The knob value psc_to_v=brian2_exact_or_euler carries this rule."""
     _require("nest", "pynn-brian2")
-    given, equal = _alpha_with_tau_syn_in(2.5), _alpha_with_tau_syn_in(1.0)
+    given, equal = (
+        with_native_params(lif_network(("alpha",)), tau_syn_in=2.5),
+        with_native_params(lif_network(("alpha",)), tau_syn_in=1.0),
+    )
     assert given.cells.native_params[0]["tau_syn_ex"] == 1.0
     stim = lif_stimulus(given, 0.1)
     b2 = RunConfig(semantics=profile("pynn-brian2"), record=("V_m",))

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from lif_networks import IAF_TYPES, iaf_cells, lif_network, lif_stimulus
+from lif_networks import IAF_TYPES, iaf_cells, lif_network, lif_stimulus, with_native_params
 
 from snnval.adapters import get_adapter
 from snnval.adapters import pynn as pynn_adapter
@@ -67,7 +67,8 @@ def test_knobs_fail_closed(name):
 def test_each_backend_runs_only_its_own_lif_rules():
     """pyNN.brian2's refractory countdown and pyNN.neuron's implicit Euler step with late reset are not
     NEST's: each backend runs its own profile only (fail closed), and refuses the others' rules."""
-    spec, stim = lif_network(("exp",)), lif_stimulus(lif_network(("exp",)), 1.0)
+    spec = lif_network(("exp",))
+    stim = lif_stimulus(spec, 0.1)  # at dt 1 its t_ref of 2.5 steps is refused by pynn-neuron (a rounding tie)
     refusals = {
         ("pynn-brian2", "nest-glif-psc"): "knob refractory='clamp'",
         ("pynn-brian2", "pynn-neuron"): "knob reset='hard_next_step'",
@@ -109,7 +110,7 @@ def test_neuron_availability_names_uncompiled_mechanisms(monkeypatch, tmp_path):
 
 
 def test_step0_event_is_not_applicable_on_pynn_nest():
-    spec = lif_network(("exp",))
+    spec = with_native_params(lif_network(("exp",)), t_ref=2.0)  # 2.5 steps: a rounding tie pynn-neuron refuses
     stim = lif_stimulus(spec, 1.0)
     ev = Events(np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1))
     bad = FrozenStimulus(1.0, stim.n_steps, 1, ev.concat(stim.events), stim.currents)
@@ -181,13 +182,8 @@ def test_input_timing_is_exact(name, dt):
     _require(name)
     integer = name != "pynn-brian2"
     spec, stim = _timing_case(integer, dt)
-    cells = spec.cells
-    # start at rest with no drive: E_L, and no I_e
-    spec = NetworkSpec(
-        spec.name,
-        type(cells)(**{**cells.__dict__, "native_params": ({**cells.native_params[0], "I_e": 0.0},)}),
-        spec.node_type, spec.synapses, spec.n_sources, spec.inputs, receptor_names=("any",),
-    )  # fmt: skip
+    # at rest with no drive (I_e 0); t_ref off pynn-neuron's rounding tie at dt 1 (2.5 steps)
+    spec = with_native_params(spec, I_e=0.0, t_ref=2.0)
     result = get_adapter(name).run(spec, stim, _config(name, record=("V_m",)))
     v = result.state["V_m"][0]
     assert np.all(v[0] == IAF_TYPES["exp"][1]["E_L"])
