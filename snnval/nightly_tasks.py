@@ -195,11 +195,9 @@ def scenario_run_task(run: ScenarioRun, night_id: str | None = None):
     return guarded_run(run.sim, spec, stim, config, run.timeout_s, night_id)
 
 
-def cell_task(cell: Cell, candidate, reference=None) -> dict:
-    """One score-matrix cell from its run(s): pass, fail with the first divergence, or error with the reason."""
-    if cell.dtype != "float64":
-        return precision_cell_task(cell, candidate, reference)
-    out = {
+def _cell_record(cell: Cell) -> dict:
+    """A score-matrix cell before its verdict: an error with no reason until a task fills it in."""
+    return {
         "scenario": cell.row,
         "simulator": cell.simulator_label,
         "reference": cell.reference_label,
@@ -209,6 +207,13 @@ def cell_task(cell: Cell, candidate, reference=None) -> dict:
         "figures": None,
         "realtime_factor": None,
     }
+
+
+def cell_task(cell: Cell, candidate, reference=None) -> dict:
+    """One score-matrix cell from its run(s): pass, fail with the first divergence, or error with the reason."""
+    if cell.dtype != "float64":
+        return precision_cell_task(cell, candidate, reference)
+    out = _cell_record(cell)
     failed = [o for o in (candidate, reference) if isinstance(o, TaskFailure)]
     if cell.reference is not None and reference is None:
         failed.append(TaskFailure("error", "the reference run is missing"))
@@ -312,17 +317,7 @@ def precision_cell_task(cell: Cell, candidate, reference) -> dict:
     (:mod:`snnval.precision`); the cell carries the number of flips, how far they reach and, once the
     night is assembled, whether the adapter's task accuracy moved in float32.
     """
-    out = {
-        "scenario": cell.row,
-        "simulator": cell.simulator_label,
-        "reference": cell.reference_label,
-        "dt_ms": cell.dt_ms,
-        "status": "error",
-        "reason": "",
-        "figures": None,
-        "realtime_factor": None,
-        "dtype": cell.dtype,  # "device" and "precision" only when the runs completed
-    }
+    out = {**_cell_record(cell), "dtype": cell.dtype}  # "device" and "precision" only when the runs completed
     runs = ((cell.candidate, candidate), (cell.reference, reference))
     failed = [(r, o) for r, o in runs if isinstance(o, TaskFailure)]
     if failed or reference is None:

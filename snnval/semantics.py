@@ -208,6 +208,16 @@ class Semantics:
         }
 
 
+_NEST = Semantics(
+    reset="hard_same_step",
+    refractory="clamp",
+    asc="nest_exact",
+    psc_to_v="exact_alpha",
+    delay_rounding="nest_half_up",
+    initial_v="e_l",
+    name="nest-glif-psc",
+)
+
 PROFILES: dict[str, Semantics] = {
     "tf-billeh": Semantics(
         reset="subtract_next_step",
@@ -218,15 +228,7 @@ PROFILES: dict[str, Semantics] = {
         initial_v="v_reset",
         name="tf-billeh",
     ),
-    "nest-glif-psc": Semantics(
-        reset="hard_same_step",
-        refractory="clamp",
-        asc="nest_exact",
-        psc_to_v="exact_alpha",
-        delay_rounding="nest_half_up",
-        initial_v="e_l",
-        name="nest-glif-psc",
-    ),
+    "nest-glif-psc": _NEST,
     # bmtk >= 1.2 bmtk/simulator/dpointnet/cell_models/glif3_cell.py, class GLIF3Cell: the TF
     # training step (Billeh) with an integer refractory countdown, v starting at 0 (= E_L; the cell
     # assumes V_reset = E_L) and inputs without delays.
@@ -243,40 +245,19 @@ PROFILES: dict[str, Semantics] = {
     # NEST's delta-synapse LIF (iaf_psc_delta): hard reset in the spike step, V held for t_ref, and an
     # arriving spike added to V in its arrival step; the TF reference runs the same rule (model
     # iaf_psc_delta), so the two are a same-semantics pair. The GLIF3 knobs keep NEST's values.
-    "nest-psc-delta": Semantics(
-        reset="hard_same_step",
-        refractory="clamp",
-        asc="nest_exact",
-        psc_to_v="exact_alpha",
-        delay_rounding="nest_half_up",
-        initial_v="e_l",
-        input_timing="in_arrival_step",
-        name="nest-psc-delta",
-    ),
+    "nest-psc-delta": replace(_NEST, input_timing="in_arrival_step", name="nest-psc-delta"),
     # pyNN.brian2's LIF cells (IF_curr_exp, IF_curr_alpha, IF_cond_exp): NEST's step except that the refractory
     # countdown starts in the spike step (refractory="clamp_from_spike_step"), conductance cells take a forward
     # Euler step and IF_curr_alpha's inhibitory PSC uses tau_syn_E (psc_to_v="brian2_exact_or_euler"); the
     # Brian2 adapter runs NEST's LIF models under it and reproduces pyNN.brian2 spike for spike.
-    "pynn-brian2": Semantics(
-        reset="hard_same_step",
-        refractory="clamp_from_spike_step",
-        asc="nest_exact",
-        psc_to_v="brian2_exact_or_euler",
-        delay_rounding="nest_half_up",
-        initial_v="e_l",
-        name="pynn-brian2",
+    "pynn-brian2": replace(
+        _NEST, refractory="clamp_from_spike_step", psc_to_v="brian2_exact_or_euler", name="pynn-brian2"
     ),
     # pyNN.neuron's LIF cells (NEURON's fixed step): V by implicit Euler (psc_to_v="implicit_euler"), and the
     # spike step's recorded V still above threshold, V_reset from the next step on (reset="hard_next_step"),
     # held for round(t_ref/dt) steps after the spike step (refractory="clamp_nearest"; NEST holds ceil).
-    "pynn-neuron": Semantics(
-        reset="hard_next_step",
-        refractory="clamp_nearest",
-        asc="nest_exact",
-        psc_to_v="implicit_euler",
-        delay_rounding="nest_half_up",
-        initial_v="e_l",
-        name="pynn-neuron",
+    "pynn-neuron": replace(
+        _NEST, reset="hard_next_step", refractory="clamp_nearest", psc_to_v="implicit_euler", name="pynn-neuron"
     ),
     # The discrete-time LIF rule of deep-learning SNN libraries (snnTorch ``Leaky`` with
     # reset_mechanism="zero", Norse/SpikingJelly discrete LIF): u[t] = beta u[t-1] (1 - s[t-1]) +
@@ -309,15 +290,7 @@ PROFILES: dict[str, Semantics] = {
     # steps (the BrainPy adapter counts refractoriness in whole steps), the GifRef ASC rule above, the
     # exponential-Euler V step with the start-of-step input. GifRef's threshold test is V >= V_th where TF
     # and NEST test V > V_th: the two part only when V lands exactly on V_th (no knob; a measure-zero event).
-    "brainpy-gifref": Semantics(
-        reset="hard_same_step",
-        refractory="clamp",
-        asc="gif_same_step",
-        psc_to_v="euler_lag",
-        delay_rounding="nest_half_up",
-        initial_v="e_l",
-        name="brainpy-gifref",
-    ),
+    "brainpy-gifref": replace(_NEST, asc="gif_same_step", psc_to_v="euler_lag", name="brainpy-gifref"),
 }
 
 
