@@ -21,7 +21,7 @@ from dataclasses import dataclass
 #: Held-out samples of the shipped default: 3 x 600 ms trials per simulator. Measured on this 2-core
 #: machine (benchmarks/results/v1_accuracy_2026-12-01.json, load 3): TF 23 s and NEST 55 s per check incl.
 #: process start and build, plus the model build; ~3 GB peak per simulator process (bench_v1.py). In the
-#: nightly (validation/test_nightly_v1.py) the check took 89 s at load ~1-4 and 422 s at load 10-16.
+#: nightly (validation/test_nightly_v1_end_to_end.py) the check took 89 s at load ~1-4 and 422 s at load 10-16.
 V1_SAMPLES = 3
 #: Fraction of V1 size (1.0: the full 51,978 neurons); smaller is the lighter option (``--v1-scale``).
 V1_SCALE = 1.0

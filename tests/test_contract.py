@@ -223,6 +223,18 @@ def test_every_package_is_installed():
     assert found == listed
 
 
+def test_test_modules_have_unique_names():
+    """tests/ and validation/ have no __init__.py, so pytest imports test modules by basename: two files of one
+    name make the second an import-file-mismatch error at collection (the quick tier then fails)."""
+    from collections import Counter
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    names = Counter(p.name for d in ("tests", "validation") for p in (root / d).glob("*.py"))
+    assert names["conftest.py"] <= 1 and len(names) > 10
+    assert not [n for n, c in names.items() if c > 1]
+
+
 def test_per_adapter_marker_selects_one_adapters_checks():
     """``pytest validation -m per_adapter --sim NAME`` (README "Adding an adapter") collects exactly the tests
     that run per selected adapter: NAME's closed-form and golden checks and its same-semantics pairs with every

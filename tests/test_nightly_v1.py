@@ -2,7 +2,7 @@
 
 The simulator outcome dicts below are SYNTHETIC renderer input (the shape
 :func:`snnval.v1_accuracy.v1_accuracy_check` returns, made up here); the real check at V1 size runs in
-``validation/test_nightly_v1.py`` (nightly tier).
+``validation/test_nightly_v1_end_to_end.py`` (nightly tier).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ RUNNERS = {"tf (tf-billeh)", "tf (nest-glif-psc)", "nest (nest-glif-psc)"}
 
 
 def _night(out: Path, n_workers: int = 2, **kwargs) -> tuple[int, float]:
-    # the V1-sized accuracy check has its own nightly-tier test (validation/test_nightly_v1.py)
+    # the V1-sized accuracy check has its own nightly-tier test (validation/test_nightly_v1_end_to_end.py)
     kwargs.setdefault("v1_samples", 0)
     t0 = time.monotonic()
     with local_cluster(n_workers=n_workers) as cluster:
