@@ -218,6 +218,17 @@ _NEST = Semantics(
     name="nest-glif-psc",
 )
 
+_SNN_DISCRETE = Semantics(
+    reset="hard_next_step",
+    refractory="mask_spikes",
+    asc="tf_late_jump",
+    psc_to_v="euler_lag",
+    delay_rounding="nest_half_up",
+    initial_v="e_l",
+    input_timing="in_arrival_step",
+    name="snn-discrete",
+)
+
 PROFILES: dict[str, Semantics] = {
     "tf-billeh": Semantics(
         reset="subtract_next_step",
@@ -263,28 +274,10 @@ PROFILES: dict[str, Semantics] = {
     # reset_mechanism="zero", Norse/SpikingJelly discrete LIF): u[t] = beta u[t-1] (1 - s[t-1]) +
     # sum_j w_j s_j[t]. Only models that define a discrete rule (``lif_discrete``) run it; the GLIF3
     # knobs are set to the values that leave such a model unchanged (no refractoriness to clamp).
-    "snn-discrete": Semantics(
-        reset="hard_next_step",
-        refractory="mask_spikes",
-        asc="tf_late_jump",
-        psc_to_v="euler_lag",
-        delay_rounding="nest_half_up",
-        initial_v="e_l",
-        input_timing="in_arrival_step",
-        name="snn-discrete",
-    ),
+    "snn-discrete": _SNN_DISCRETE,
     # Norse 1.1 LIFBoxCell (norse/torch/functional/lif_box.py): the discrete rule with the reset in the spike
     # step (reset_value: v = v_reset at once; reset_subtract is subtract_same_step), input in its arrival step.
-    "norse-lif-box": Semantics(
-        reset="hard_same_step",
-        refractory="mask_spikes",
-        asc="tf_late_jump",
-        psc_to_v="euler_lag",
-        delay_rounding="nest_half_up",
-        initial_v="e_l",
-        input_timing="in_arrival_step",
-        name="norse-lif-box",
-    ),
+    "norse-lif-box": replace(_SNN_DISCRETE, reset="hard_same_step", name="norse-lif-box"),
     # BrainPy 2.8.2 GifRef on a GLIF3 cell (threshold adaptation off: a = 0, V_th_reset = V_th_inf = V_th,
     # R_j = asc_r, A_j = asc_amps): NEST's hard reset in the spike step and V held for ceil(t_ref/dt)
     # steps (the BrainPy adapter counts refractoriness in whole steps), the GifRef ASC rule above, the
