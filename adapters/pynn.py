@@ -86,7 +86,7 @@ from snnval.semantics import NEST_STEP_KNOBS, delay_steps, refractory_half_step_
 from snnval.spec import NetworkSpec
 from snnval.stimulus import FrozenStimulus
 from snnval.time_grid import nest_tics_per_step
-from snnval.units import PYNN_IAF_CELL, iaf_nest_params, iaf_to_pynn, iaf_weight_to_pynn, pA_to_nA
+from snnval.units import PYNN_IAF_CELL, iaf_to_pynn, iaf_weight_to_pynn, pA_to_nA
 
 BACKENDS = ("nest", "neuron", "brian2")
 #: Python module and distribution of each backend's simulator.
@@ -192,8 +192,8 @@ class PyNNAdapter(Adapter):
         spec = spec.validated()
         for t in np.unique(spec.node_type):
             model = spec.cells.models[t]
-            if model in PYNN_IAF_CELL:
-                iaf_to_pynn(model, spec.cells.native_params[t])  # NotApplicable for untranslatable parameters
+            if model in PYNN_IAF_CELL:  # NotApplicable for untranslatable parameters
+                self._check_iaf_cell(iaf_to_pynn(model, spec.cells.native_params[t]), float(stimulus.dt_ms))
         rec = config.recorded_ids(spec)
         if rec.ndim != 1 or (rec.size and (rec.min() < 0 or rec.max() >= spec.n_neurons)):
             raise SpecError("run config", "record_neurons", f"a 1-d array of neuron ids in [0, {spec.n_neurons - 1}]")
@@ -203,6 +203,9 @@ class PyNNAdapter(Adapter):
             if np.any(models != "glif3"):
                 bad = rec[models != "glif3"][0]
                 raise NotApplicable(f"{non_vm} are only recordable from glif3 neurons; neuron {bad} is not glif3")
+
+    def _check_iaf_cell(self, pynn_params: dict[str, float], dt_ms: float) -> None:
+        """What a backend cannot run of one standard cell's parameters (PyNN units); none by default."""
 
     def _run(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> RunResult:
         dt, n_steps, n_trials = float(stimulus.dt_ms), int(stimulus.n_steps), int(stimulus.n_trials)
@@ -273,16 +276,13 @@ class PyNNNeuronAdapter(PyNNAdapter):
             "psc_to_v": ("implicit_euler",),
         }
 
-    def check(self, spec: NetworkSpec, stimulus: FrozenStimulus, config: RunConfig) -> None:
-        super().check(spec, stimulus, config)
-        spec = spec.validated()
-        for t in np.unique(spec.node_type):
-            t_ref_ms = iaf_nest_params(spec.cells.models[t], spec.cells.native_params[t])["t_ref"]
-            if refractory_half_step_ties(t_ref_ms, float(stimulus.dt_ms)):
-                raise NotApplicable(
-                    f"t_ref {t_ref_ms} ms is an odd number of half steps at dt {stimulus.dt_ms} ms: NEURON ends "
-                    "the refractory clamp at the nearest step boundary and rounds such a half either way by spike"
-                )
+    def _check_iaf_cell(self, pynn_params: dict[str, float], dt_ms: float) -> None:
+        t_ref_ms = pynn_params["tau_refrac"]
+        if refractory_half_step_ties(t_ref_ms, dt_ms):
+            raise NotApplicable(
+                f"t_ref {t_ref_ms} ms is an odd number of half steps at dt {dt_ms} ms: NEURON ends the "
+                "refractory clamp at the nearest step boundary and rounds such a half either way by spike"
+            )
 
 
 class PyNNBrian2Adapter(PyNNAdapter):

@@ -207,13 +207,11 @@ def _load(d: Path):
         return pickle.load(f)
 
 
-def run_adapter_variant(d: Path, threads: int) -> dict:
-    from snnval.adapters import RunConfig, get_adapter
+def _timed_adapter_run(adapter, spec, stim, threads: int) -> dict:
+    """One ``Adapter.run`` in NEST's profile, recording nothing: build = wall time outside the simulation."""
+    from snnval.adapters import RunConfig
     from snnval.semantics import profile
 
-    spec, stim = _load(d)
-    adapter = get_adapter("nest")
-    adapter.availability()  # imports NEST (not timed, as in the raw variants)
     rss0, cpu_loaded = _rss_GB(), _cpu_s()
     cfg = RunConfig(
         semantics=profile("nest-glif-psc"), record=(), record_neurons=np.zeros(0, np.int64), threads=threads
@@ -230,6 +228,15 @@ def run_adapter_variant(d: Path, threads: int) -> dict:
         step=res.spike_step,
         neuron=res.spike_neuron,
     )
+
+
+def run_adapter_variant(d: Path, threads: int) -> dict:
+    from snnval.adapters import get_adapter
+
+    spec, stim = _load(d)
+    adapter = get_adapter("nest")
+    adapter.availability()  # imports NEST (not timed, as in the raw variants)
+    return _timed_adapter_run(adapter, spec, stim, threads)
 
 
 def run_raw_variant(d: Path, threads: int, injector: bool) -> dict:
@@ -350,8 +357,7 @@ def run_bmtk_variant(d: Path, threads: int) -> dict:
 
 def run_tf_variant(d: Path, threads: int, before: bool = False) -> dict:
     """The TF reference adapter; ``before``: the adapter module of commit TF_BEFORE_REV (dense matmul)."""
-    from snnval.adapters import RunConfig, get_adapter
-    from snnval.semantics import profile
+    from snnval.adapters import get_adapter
 
     spec, stim = _load(d)
     if before:
@@ -372,23 +378,8 @@ def run_tf_variant(d: Path, threads: int, before: bool = False) -> dict:
         adapter = module.TFReferenceAdapter()
     else:
         adapter = get_adapter("tf")
-    adapter.availability()
-    rss0, cpu_loaded = _rss_GB(), _cpu_s()
-    cfg = RunConfig(
-        semantics=profile("nest-glif-psc"), record=(), record_neurons=np.zeros(0, np.int64), threads=threads
-    )
-    t0 = time.perf_counter()
-    res = adapter.run(spec, stim, cfg)
-    total = time.perf_counter() - t0
-    run_s = res.provenance["run_wall_s"]
-    return dict(
-        build_s=total - run_s,
-        run_s=run_s,
-        rss_loaded_GB=rss0,
-        cpu_loaded_s=cpu_loaded,
-        step=res.spike_step,
-        neuron=res.spike_neuron,
-    )
+    adapter.availability()  # imports TF (not timed)
+    return _timed_adapter_run(adapter, spec, stim, threads)
 
 
 def _cpu_s() -> float:

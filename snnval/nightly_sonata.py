@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from snnval.nightly_tasks import MAX_REASON_CHARS, TaskFailure, _short, guarded_run
+from snnval.nightly_tasks import MAX_REASON_CHARS, TaskFailure, _short, cell_record, guarded_run
 from snnval.paths import REPO_ROOT
 
 #: name -> SONATA simulation config of each shipped example (one score-matrix row each)
@@ -286,16 +286,7 @@ def sonata_cell_task(cell: SonataCell, candidate, reference) -> dict:
 
 
 def _cell_dict(cell: SonataCell, status: str, reason: str) -> dict:
-    return {
-        "scenario": cell.row,
-        "simulator": cell.simulator_label,
-        "reference": REFERENCE_LABEL,
-        "dt_ms": cell.dt_ms,
-        "status": status,
-        "reason": reason,
-        "figures": None,
-        "realtime_factor": None,
-    }
+    return cell_record(cell.row, cell.simulator_label, REFERENCE_LABEL, cell.dt_ms, status, reason)
 
 
 # ------------------------------------------------------------------------------------ execute, assemble

@@ -195,18 +195,25 @@ def scenario_run_task(run: ScenarioRun, night_id: str | None = None):
     return guarded_run(run.sim, spec, stim, config, run.timeout_s, night_id)
 
 
-def _cell_record(cell: Cell) -> dict:
-    """A score-matrix cell before its verdict: an error with no reason until a task fills it in."""
+def cell_record(
+    row: str, simulator: str, reference: str, dt_ms: float, status: str = "error", reason: str = ""
+) -> dict:
+    """A score-matrix cell before its verdict (an error with no reason until a task fills it in); every
+    kind of cell (scenario, float32, SONATA) starts from it, so the report sees one shape."""
     return {
-        "scenario": cell.row,
-        "simulator": cell.simulator_label,
-        "reference": cell.reference_label,
-        "dt_ms": cell.dt_ms,
-        "status": "error",
-        "reason": "",
+        "scenario": row,
+        "simulator": simulator,
+        "reference": reference,
+        "dt_ms": dt_ms,
+        "status": status,
+        "reason": reason,
         "figures": None,
         "realtime_factor": None,
     }
+
+
+def _cell_record(cell: Cell) -> dict:
+    return cell_record(cell.row, cell.simulator_label, cell.reference_label, cell.dt_ms)
 
 
 def cell_task(cell: Cell, candidate, reference=None) -> dict:
