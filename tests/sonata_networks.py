@@ -181,6 +181,15 @@ def run_bmtk_pointnet(config: Path, timeout_s: float = 600.0) -> subprocess.Comp
     )
 
 
+def bmtk_pointnet_spikes(config: Path, output_dir: Path):
+    """bmtk pointnet's own run of ``config`` (which must succeed) and the spikes it wrote to ``output_dir``."""
+    from snnval.sonata_spikes import read_spike_file
+
+    proc = run_bmtk_pointnet(config)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return read_spike_file(output_dir / "spikes.h5")
+
+
 IAF_EXP_PS = {"C_m": 250.0, "tau_m": 10.0, "tau_syn_ex": 2.0, "tau_syn_in": 2.0, "V_th": -55.0,
               "E_L": -70.0, "V_reset": -70.0, "t_ref": 2.0, "V_m": -62.0}  # fmt: skip
 IAF_ALPHA_PS = {"C_m": 200.0, "tau_m": 15.0, "tau_syn_ex": 1.0, "tau_syn_in": 3.0, "V_th": -54.0,

@@ -159,6 +159,19 @@ def test_brian2_in_the_backends_profile_reproduces_it(runs, backend):
     assert not nest_rules.spikes.passed
 
 
+def _assert_brian2_reproduces(backend: str, spec, dt_ms: float, min_spikes: int):
+    """Run ``spec`` on the backend and on Brian2 in the backend's profile; identical spikes and V within the
+    same-semantics tolerance. Returns (stimulus, the backend's run)."""
+    stim = lif_stimulus(spec, dt_ms)
+    config = RunConfig(semantics=profile(backend), record=("V_m",))
+    got = get_adapter(backend).run(spec, stim, config)
+    ref = get_adapter("brian2").run(spec, stim, config)
+    assert got.n_spikes >= min_spikes
+    cmp = compare(ref, got, tolerances={"V_m": SAME_SEMANTICS_TOLERANCES["V_m"]}, match_window_steps=0)
+    assert cmp.passed, cmp.summary()
+    return stim, got
+
+
 @pytest.mark.parametrize(
     ("backend", "cells"), [("pynn-brian2", ("exp", "alpha", "cond")), ("pynn-neuron", ("exp", "cond"))]
 )
@@ -169,14 +182,7 @@ def test_brian2_in_the_backends_profile_reproduces_a_network_with_synaptic_input
     matches it spike for spike and V to the same-semantics tolerance (measured 1.5e-12 mV on pyNN.brian2 with
     the alpha cells, 118 spikes)."""
     _require("brian2", backend)
-    spec = lif_network(cells)
-    stim = lif_stimulus(spec, 0.1)
-    config = RunConfig(semantics=profile(backend), record=("V_m",))
-    got = get_adapter(backend).run(spec, stim, config)
-    ref = get_adapter("brian2").run(spec, stim, config)
-    assert got.n_spikes >= 50
-    cmp = compare(ref, got, tolerances={"V_m": SAME_SEMANTICS_TOLERANCES["V_m"]}, match_window_steps=0)
-    assert cmp.passed, cmp.summary()
+    _assert_brian2_reproduces(backend, lif_network(cells), 0.1, min_spikes=50)
 
 
 @pytest.mark.parametrize("backend", ["pynn-brian2", "pynn-neuron"])
@@ -186,13 +192,7 @@ def test_brian2_reproduces_the_backends_refractory_rounding_where_t_ref_is_off_t
     spike; with NEST's clamp in its place it does not (the rounding is what the knob value names)."""
     _require("brian2", backend)
     spec = with_native_params(lif_network(("exp", "cond")), t_ref=2.3)
-    stim = lif_stimulus(spec, 1.0)
-    config = RunConfig(semantics=profile(backend), record=("V_m",))
-    got = get_adapter(backend).run(spec, stim, config)
-    ref = get_adapter("brian2").run(spec, stim, config)
-    assert got.n_spikes >= 100
-    cmp = compare(ref, got, tolerances={"V_m": SAME_SEMANTICS_TOLERANCES["V_m"]}, match_window_steps=0)
-    assert cmp.passed, cmp.summary()
+    stim, got = _assert_brian2_reproduces(backend, spec, 1.0, min_spikes=100)
     nest_clamp = RunConfig(semantics=replace(profile(backend), refractory="clamp"), record=("V_m",))
     assert not compare(get_adapter("brian2").run(spec, stim, nest_clamp), got, match_window_steps=0).spikes.passed
 

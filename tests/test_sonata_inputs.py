@@ -15,8 +15,8 @@ import h5py
 import numpy as np
 import pytest
 from sonata_networks import (
+    bmtk_pointnet_spikes,
     build_network,
-    run_bmtk_pointnet,
     write_allen_sweep_nwb,
     write_clamp_csv,
     write_lgn_spikes,
@@ -75,9 +75,7 @@ def _spike_set(table: SpikeTable) -> set:
 def test_nwb_spikes_and_file_clamps_reproduce_bmtk_pointnet(network, dt, capsys):
     root, circuit, lgn = network
     cfg = _config(root, circuit, dt, f"out_bmtk_{dt:g}")
-    proc = run_bmtk_pointnet(cfg)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    reference = read_spike_file(root / f"out_bmtk_{dt:g}" / "spikes.h5")
+    reference = bmtk_pointnet_spikes(cfg, root / f"out_bmtk_{dt:g}")
 
     out = root / f"out_suite_{dt:g}"
     assert main(["run", "--sonata", str(cfg), "--sim", "nest", "--output-dir", str(out), "--json"]) == 0
@@ -130,9 +128,7 @@ def test_a_spike_input_feeds_the_whole_population_of_its_node_set(network, capsy
     inputs = {"lgn_spikes": {"input_type": "spikes", "module": "nwb", "input_file": "$INPUT_DIR/lgn_spikes.nwb",
                              "node_set": "lgn_some"}}  # fmt: skip
     cfg = write_simulation(root, circuit, 0.1, TSTOP_MS, "out_some", inputs=inputs, node_sets=ns)
-    proc = run_bmtk_pointnet(cfg)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    reference = read_spike_file(root / "out_some" / "spikes.h5")
+    reference = bmtk_pointnet_spikes(cfg, root / "out_some")
     sim = load_sonata_simulation(cfg)
     assert sim.stimulus.events.step.size == len(lgn) > np.isin(lgn.node_id, range(10)).sum()
     assert any("lgn_some" in note for note in sim.notes)
@@ -153,9 +149,7 @@ def test_node_type_id_in_a_clamp_node_set_is_noted_where_bmtk_clamps_the_whole_p
         ns = {"target": target, "lgn_all": {"population": "lgn"}}
         cfg = write_simulation(root, circuit, 0.1, TSTOP_MS, f"out_ntid_{name}", inputs={**lgn, "clamp": clamp},
                                node_sets=ns)  # fmt: skip
-        proc = run_bmtk_pointnet(cfg)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        runs[name] = _spike_set(read_spike_file(root / f"out_ntid_{name}" / "spikes.h5"))
+        runs[name] = _spike_set(bmtk_pointnet_spikes(cfg, root / f"out_ntid_{name}"))
         sim = load_sonata_simulation(cfg)
         clamped = np.unique(sim.stimulus.currents.neuron).tolist()
         assert clamped == (list(range(20, 26)) if name == "ntid" else list(range(31)))

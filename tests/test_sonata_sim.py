@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from sonata_networks import IAF_ALPHA, build_network, run_bmtk_pointnet, write_lgn_spikes, write_simulation
+from sonata_networks import IAF_ALPHA, bmtk_pointnet_spikes, build_network, write_lgn_spikes, write_simulation
 
 from snnval.cli import main
 from snnval.errors import SpecError
@@ -45,9 +45,7 @@ def _spike_set(table: SpikeTable) -> set:
 def test_suite_reproduces_bmtk_pointnet_spike_for_spike(network, dt, capsys):
     root, circuit, times = network
     cfg = write_simulation(root, circuit, dt, TSTOP_MS, f"out_bmtk_{dt:g}")
-    proc = run_bmtk_pointnet(cfg)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    reference = read_spike_file(root / f"out_bmtk_{dt:g}" / "spikes.h5")
+    reference = bmtk_pointnet_spikes(cfg, root / f"out_bmtk_{dt:g}")
 
     out = root / f"out_suite_{dt:g}"
     assert main(["run", "--sonata", str(cfg), "--sim", "nest", "--output-dir", str(out), "--json"]) == 0
@@ -254,9 +252,7 @@ def test_precise_models_reproduce_bmtk_and_the_tier_checks_offsets(precise_netwo
     raw = json.loads(cfg.read_text())
     del raw["inputs"]["clamp"]  # no 'x' cells here
     cfg.write_text(json.dumps(raw))
-    proc = run_bmtk_pointnet(cfg)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    reference = read_spike_file(root / f"out_ps_{dt:g}" / "spikes.h5")
+    reference = bmtk_pointnet_spikes(cfg, root / f"out_ps_{dt:g}")
     sim = load_sonata_simulation(cfg)
     ours = run_adapter("nest", sim.spec, sim.stimulus, RunConfig(record=()))
     assert ours.spike_offset_ms is not None and len(reference) > 200
